@@ -1,0 +1,31 @@
+# Set-up, tests and demo are driven from here; everything lives in ./.venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test lint demo bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(PY) -m pytest -q test
+
+demo: setup
+	$(PY) -m s2r_depth_ros.ros.demo --output out/demo
+
+bench: setup
+	$(PY) benchmarks/bench_model.py
+
+clean:
+	rm -rf build install log out .pytest_cache

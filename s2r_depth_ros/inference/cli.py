@@ -1,0 +1,127 @@
+"""Subcommands `predict` and `convert-official`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from ..model import load_official, save_checkpoint
+from .colorize import colorize_depth
+from .loading import open_estimator
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Model selection and device options shared by every command that runs the network."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", help="native checkpoint file, or a shipped model name "
+                       "('outdoor', 'indoor'); default: the shipped outdoor model")
+    group.add_argument("--official-dir", help="folder holding the four official .pth files")
+    group.add_argument("--domain", choices=["vkitti", "suncg"], default="vkitti",
+                       help="which official files to load (with --official-dir)")
+    group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    group.add_argument("--fp16", action="store_true", help="half precision on CUDA")
+    group.add_argument("--threads", type=int, help="CPU threads for inference")
+
+
+def estimator_from_args(args: argparse.Namespace):
+    """Open the estimator the shared model arguments describe."""
+    return open_estimator(args.model, args.official_dir, args.domain, device=args.device,
+                          fp16=args.fp16, threads=args.threads)
+
+
+def collect_images(inputs: list[str]) -> list[Path]:
+    """Expand files and folders into a sorted list of image files; missing paths are errors."""
+    images: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            images.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.is_file():
+            images.append(path)
+        else:
+            raise FileNotFoundError(f"input not found: {path}")
+    return images
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Read an image as uint8 RGB the way the reference does (PIL, convert to RGB)."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ValueError(f"cannot read image {path}: {exc}") from exc
+
+
+def unique_stems(paths: list[Path]) -> list[str]:
+    """Output names: the file stem, made unique when two inputs share one."""
+    seen: dict[str, int] = {}
+    stems = []
+    for path in paths:
+        count = seen.get(path.stem, 0)
+        seen[path.stem] = count + 1
+        stems.append(path.stem if count == 0 else f"{path.stem}_{count}")
+    return stems
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Write <stem>.npy (metres) and <stem>.png (colourised) for every input image."""
+    images = collect_images(args.inputs)
+    if not images:
+        raise ValueError("no images found in the given inputs")
+    estimator = estimator_from_args(args)
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path, stem in zip(tqdm(images, desc="predict", unit="img", disable=args.quiet),
+                          unique_stems(images)):
+        try:
+            rgb = read_rgb(path)
+        except ValueError as exc:
+            failures += 1
+            print(f"s2r-depth predict: skipped: {exc}", file=sys.stderr)
+            continue
+        depth = estimator.predict(rgb)
+        np.save(out_dir / f"{stem}.npy", depth.astype(np.float32))
+        cv2.imwrite(str(out_dir / f"{stem}.png"), colorize_depth(depth, colormap=args.colormap))
+    if failures:
+        print(f"s2r-depth predict: error: {failures} of {len(images)} images could not be read",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_convert_official(args: argparse.Namespace) -> int:
+    """Convert the official four-file release into one native checkpoint."""
+    model = load_official(args.directory, args.domain)
+    save_checkpoint(model, args.output, provenance={"source": "official", "domain": args.domain,
+                                                    "converted_from": str(args.directory)})
+    print(f"wrote {args.output}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `predict` and `convert-official`."""
+    predict = subparsers.add_parser("predict", help="depth for image files or folders",
+                                    description="Write <stem>.npy (float32 metres, input "
+                                    "resolution) and <stem>.png (colourised) per image.")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    predict.add_argument("--output", "-o", required=True, help="output folder")
+    predict.add_argument("--colormap", default="turbo", help="colour map for the PNG files")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_model_arguments(predict)
+    predict.set_defaults(func=run_predict)
+
+    convert = subparsers.add_parser("convert-official",
+                                    help="official four .pth files -> one native checkpoint")
+    convert.add_argument("directory", help="folder with struct_encoder_<domain>.pth etc.")
+    convert.add_argument("--domain", choices=["vkitti", "suncg"], required=True)
+    convert.add_argument("--output", "-o", required=True, help="checkpoint file to write")
+    convert.set_defaults(func=run_convert_official)

@@ -1,0 +1,99 @@
+"""The one inference call: an RGB image in, metric depth at the image's own size out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
+
+# Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
+MIN_DEPTH = 1e-3
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks CUDA when it is usable, else the CPU; 'cuda' without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but no CUDA GPU is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
+    return torch.device(device)
+
+
+def resize_like_pil(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Antialiased bicubic resize exactly as the reference recipe does it (PIL on uint8)."""
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC))
+
+
+def check_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Validate an RGB image array; mono images are expanded to three channels."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
+        raise ValueError("image must be a uint8 numpy array")
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"image must be HxW or HxWx3, got shape {rgb.shape}")
+    if rgb.shape[0] < 2 or rgb.shape[1] < 2:
+        raise ValueError(f"image too small: {rgb.shape[1]}x{rgb.shape[0]}")
+    return rgb
+
+
+class DepthEstimator:
+    """Runs an S2R-DepthNet on numpy images: pre-processing, device, precision, post-processing."""
+
+    def __init__(self, model: S2RDepthNet, device: str = "auto", fp16: bool = False,
+                 threads: int | None = None, input_size: tuple[int, int] | None = None) -> None:
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"threads must be >= 1, got {threads}")
+            torch.set_num_threads(threads)
+        self.device = resolve_device(device)
+        self.fp16 = bool(fp16) and self.device.type == "cuda"
+        if input_size is not None:
+            model.config = model.config.with_input(*input_size)
+        self.model = model.eval().to(self.device)
+        if self.fp16:
+            self.model.half()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, **kwargs) -> DepthEstimator:
+        """Load a native checkpoint (see :mod:`s2r_depth_ros.model.checkpoint`)."""
+        return cls(load_checkpoint(path), **kwargs)
+
+    @classmethod
+    def from_official(cls, directory: str | Path, domain: str, **kwargs) -> DepthEstimator:
+        """Load the four files of the official release."""
+        return cls(load_official(directory, domain), **kwargs)
+
+    @property
+    def config(self) -> S2RConfig:
+        """The model's configuration (input size, max depth, provenance)."""
+        return self.model.config
+
+    def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
+        """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
+        cfg = self.config
+        resized = resize_like_pil(check_rgb(rgb), cfg.input_height, cfg.input_width)
+        x = torch.from_numpy(np.require(resized, requirements=["C", "W"])).to(self.device)
+        x = x.permute(2, 0, 1).unsqueeze(0)
+        x = x.half() if self.fp16 else x.float()
+        return x.div_(127.5).sub_(1.0)
+
+    @torch.inference_mode()
+    def predict(self, rgb: np.ndarray, output_size: tuple[int, int] | None = None) -> np.ndarray:
+        """Depth in metres, float32, at ``output_size`` (height, width; default: the image's)."""
+        rgb = check_rgb(rgb)
+        height, width = output_size or rgb.shape[:2]
+        tanh_depth = self.model(self.preprocess(rgb)).float()
+        tanh_depth = F.interpolate(tanh_depth, size=(height, width), mode="bilinear",
+                                   align_corners=True)
+        depth = self.model.to_metres(tanh_depth)[0, 0]
+        return depth.clamp_(MIN_DEPTH, self.config.max_depth).cpu().numpy()

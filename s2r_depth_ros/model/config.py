@@ -1,0 +1,108 @@
+"""Architecture configurations: the paper network and lighter variants with the same structure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+# DRN-D-22 channel widths for layer0..layer7 (layer8 repeats the last one).
+DRN_D22_WIDTHS = (16, 32, 64, 128, 256, 512, 512, 512)
+
+
+@dataclass(frozen=True)
+class S2RConfig:
+    """Everything needed to rebuild an S2R-DepthNet and run it on images.
+
+    The defaults are the paper configuration (Chen et al., CVPR 2021), whose state_dict
+    keys and shapes equal the official checkpoints.
+    """
+
+    name: str = "paper"
+    # STE structure encoder (MUNIT-style content encoder).
+    encoder_dim: int = 64
+    encoder_res_blocks: int = 4
+    # STE structure decoder: two up-projections, then a 3x3 conv to one channel.
+    decoder_widths: tuple[int, int] = (128, 64)
+    # Kernel of the up-projection's wide convolutions (5 in the paper) for both decoders.
+    upproj_kernel: int = 5
+    # DSA: DRN-D-22 encoder widths and the attention decoder's three up-projection widths.
+    dsa_widths: tuple[int, ...] = DRN_D22_WIDTHS
+    dsa_decoder_widths: tuple[int, int, int] = (256, 128, 64)
+    # DP: U-Net base width and number of dilated Inception blocks at 1/16 resolution.
+    depth_ngf: int = 64
+    depth_center_blocks: int = 3
+    # Image handling.
+    input_height: int = 192
+    input_width: int = 640
+    max_depth: float = 80.0
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.input_height % 16 or self.input_width % 16:
+            raise ValueError(
+                f"input size {self.input_height}x{self.input_width} must be divisible by 16"
+            )
+        # The widest dilated reflection pad (5) runs at 1/16 scale and needs 6+ pixels there.
+        if self.input_height < 96 or self.input_width < 96:
+            raise ValueError(
+                f"input size {self.input_height}x{self.input_width} is below the 96x96 minimum")
+        if not self.max_depth > 0:
+            raise ValueError(f"max_depth must be positive, got {self.max_depth}")
+        if len(self.dsa_widths) != 8:
+            raise ValueError("dsa_widths needs 8 entries (DRN layer0..layer7)")
+        if self.upproj_kernel % 2 == 0:
+            raise ValueError("upproj_kernel must be odd")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (lists, not tuples) that survives ``torch.load(weights_only=True)``."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> S2RConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error, so typos do not pass silently."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model configuration keys: {sorted(unknown)}")
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs)
+
+    def with_input(self, height: int, width: int) -> S2RConfig:
+        """Same network for another input size (weights do not depend on it)."""
+        return replace(self, input_height=height, input_width=width)
+
+
+LITE = S2RConfig(
+    name="lite",
+    encoder_dim=12,
+    encoder_res_blocks=2,
+    decoder_widths=(16, 8),
+    upproj_kernel=3,
+    dsa_widths=(8, 8, 16, 32, 48, 64, 64, 64),
+    dsa_decoder_widths=(24, 16, 8),
+    depth_ngf=12,
+    depth_center_blocks=1,
+)
+
+PRESETS: dict[str, S2RConfig] = {
+    # Exactly the official architecture (vKITTI set-up: 192x640, 80 m).
+    "paper": S2RConfig(),
+    "paper_indoor": S2RConfig(name="paper_indoor", input_width=256, max_depth=8.0),
+    # Same three-part structure at about 1/75 of the compute: narrow widths, 3x3
+    # up-projections, two residual blocks and one Inception block.
+    "lite": LITE,
+    "lite_indoor": replace(LITE, name="lite_indoor", input_height=192, input_width=256,
+                           max_depth=8.0),
+}
+
+
+def preset(name: str) -> S2RConfig:
+    """Look up a named configuration."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown model preset {name!r}; choose from {sorted(PRESETS)}") from None

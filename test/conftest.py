@@ -1,0 +1,53 @@
+"""Shared fixtures: paths to ../shared, small real models, per-run ROS isolation."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REAL_RGBD = SHARED / "real_rgbd"
+
+
+def pytest_configure(config):
+    # Keep every DDS participant of this run on loopback and in a domain of its own.
+    os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "SYSTEM_DEFAULT"
+    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_localhost.xml")
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def real_manifest() -> list[dict]:
+    path = REAL_RGBD / "manifest.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    return json.loads(path.read_text())["entries"]
+
+
+def make_model(name: str = "lite", height: int = 96, width: int = 128, seed: int = 0,
+               **overrides) -> S2RDepthNet:
+    """A randomly initialised real model; BN statistics are randomised so outputs vary."""
+    torch.manual_seed(seed)
+    model = S2RDepthNet(replace(preset(name), input_height=height, input_width=width,
+                                **overrides))
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A small lite-configuration checkpoint (96x128 input), saved in the native format."""
+    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    return save_checkpoint(make_model(), path, provenance={"source": "test fixture"})

@@ -1,0 +1,175 @@
+"""The network: official layout, presets, checkpoint formats and their failure modes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from conftest import SHARED, make_model
+from s2r_depth_ros.model import (
+    CheckpointError,
+    S2RConfig,
+    S2RDepthNet,
+    load_checkpoint,
+    load_official,
+    preset,
+    save_checkpoint,
+    save_official,
+)
+from s2r_depth_ros.model.checkpoint import OFFICIAL_PARTS
+
+KEYS_FILE = SHARED / "reference" / "STATE_DICT_KEYS.txt"
+
+
+def reference_keys() -> dict[tuple[str, str], list[int]]:
+    """(official file stem, key) -> shape, parsed from the reference key list."""
+    if not KEYS_FILE.is_file():
+        pytest.skip(f"{KEYS_FILE} not available")
+    keys, section = {}, None
+    for line in KEYS_FILE.read_text().splitlines():
+        if line.startswith("## "):
+            section = line.split()[1].split("_{")[0]
+        elif line.strip() and not line.startswith("#"):
+            key, shape, _ = line.split("\t")
+            keys[(section, key)] = [int(s) for s in shape.strip("[]").split(",") if s.strip()]
+    return keys
+
+
+def test_paper_configuration_matches_official_keys_and_shapes():
+    model = S2RDepthNet(preset("paper"))
+    ours = {}
+    for stem, attribute in OFFICIAL_PARTS.items():
+        prefix = "" if stem == "struct_encoder" else "module."
+        for key, value in getattr(model, attribute).state_dict().items():
+            ours[(stem, prefix + key)] = list(value.shape)
+    reference = reference_keys()
+    assert len(reference) == 424
+    assert ours == reference
+
+
+def test_paper_parameter_count_and_single_shared_prelu():
+    model = S2RDepthNet(preset("paper"))
+    assert sum(p.numel() for p in model.parameters()) == 87_438_070
+    prelus = {id(m) for m in model.depth_net.modules() if isinstance(m, torch.nn.PReLU)}
+    assert len(prelus) == 1
+
+
+def count_gflops(config: S2RConfig) -> float:
+    model = S2RDepthNet(config).to("meta")
+    x = torch.empty(1, 3, config.input_height, config.input_width, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def test_lite_costs_at_most_a_twentieth_of_paper():
+    paper = count_gflops(preset("paper"))
+    lite = count_gflops(preset("lite"))
+    assert paper == pytest.approx(823.9, rel=1e-3)
+    assert lite <= paper / 20
+
+
+def test_lite_keeps_the_three_part_structure():
+    model = make_model("lite", 96, 128)
+    with torch.no_grad():
+        out = model.forward_all(torch.rand(2, 3, 96, 128) * 2 - 1)
+    assert out.structure.shape == out.attention.shape == (2, 1, 96, 128)
+    assert 0 < out.structure.min() and out.structure.max() < 1
+    assert [tuple(d.shape[-2:]) for d in out.depths] == [(12, 16), (24, 32), (48, 64), (96, 128)]
+    assert all(d.abs().max() <= 1 for d in out.depths)
+
+
+@pytest.mark.parametrize("domain", ["vkitti", "suncg"])
+def test_official_four_file_round_trip_gives_identical_output(tmp_path, domain):
+    torch.manual_seed(1)
+    model = make_model("paper", 96, 128)
+    paths = save_official(model, tmp_path, domain)
+    raw = torch.load(paths["depthnet"], weights_only=True)
+    assert all(k.startswith("module.") for k in raw)
+    assert not any(k.startswith("module.") for k in torch.load(paths["struct_encoder"],
+                                                                weights_only=True))
+    # Official files from old PyTorch may lack BN step counters: they must still load.
+    stripped = {k: v for k, v in raw.items() if not k.endswith("num_batches_tracked")}
+    torch.save(stripped, paths["depthnet"])
+    loaded = load_official(tmp_path, domain)
+    assert loaded.config.max_depth == (80.0 if domain == "vkitti" else 8.0)
+    x = torch.rand(1, 3, 96, 128) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_native_checkpoint_round_trip_keeps_configuration(tmp_path):
+    model = make_model("lite", 96, 128, max_depth=20.0)
+    path = save_checkpoint(model, tmp_path / "m.pt", provenance={"seed": 3})
+    loaded = load_checkpoint(path)
+    assert loaded.config == model.config
+    assert loaded.config.provenance == {"seed": 3}
+    x = torch.rand(1, 3, 96, 128) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_truncated_checkpoint_gives_clear_error(tmp_path, tiny_checkpoint):
+    data = tiny_checkpoint.read_bytes()
+    bad = tmp_path / "truncated.pt"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_garbage_and_missing_checkpoints_give_clear_errors(tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00not a checkpoint" * 100)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(garbage)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "absent.pt")
+
+
+class Payload:
+    """Any class: unpickling it would mean running arbitrary code."""
+
+
+def test_pickled_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "x", "obj": Payload()}, path)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(path)
+
+
+def test_mismatched_checkpoints_name_the_problem(tmp_path):
+    model = make_model("lite")
+    payload = torch.load(save_checkpoint(model, tmp_path / "m.pt"), weights_only=True)
+    payload["state_dict"]["depth_net.output1.model.1.weight"] = torch.zeros(1, 2, 3, 3)
+    torch.save(payload, tmp_path / "shape.pt")
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        load_checkpoint(tmp_path / "shape.pt")
+
+    del payload["state_dict"]["depth_net.output1.model.1.weight"]
+    torch.save(payload, tmp_path / "missing.pt")
+    with pytest.raises(CheckpointError, match="missing keys"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+    torch.save(model.state_dict(), tmp_path / "bare.pt")
+    with pytest.raises(CheckpointError, match="not an s2r_depth_ros checkpoint"):
+        load_checkpoint(tmp_path / "bare.pt")
+
+    # A lite model's files in the official layout do not fit the paper architecture.
+    save_official(model, tmp_path / "official", "vkitti")
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_official(tmp_path / "official", "vkitti")
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="divisible by 16"):
+        S2RConfig(input_height=100)
+    with pytest.raises(ValueError, match="minimum"):
+        S2RConfig(input_height=64)
+    with pytest.raises(ValueError, match="max_depth"):
+        S2RConfig(max_depth=0)
+    with pytest.raises(ValueError, match="unknown model configuration keys"):
+        S2RConfig.from_dict({"name": "x", "colour": 3})
+    with pytest.raises(ValueError, match="unknown model preset"):
+        preset("huge")

@@ -1,0 +1,119 @@
+"""`s2r-depth predict` on real frames, against the reference recipe, and on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from conftest import REAL_RGBD, make_model
+from s2r_depth_ros.inference import DepthEstimator, colorize_depth
+from s2r_depth_ros.model import save_official
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "s2r_depth_ros.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def real_frames(manifest, dataset: str, count: int) -> list:
+    return [REAL_RGBD / e["rgb"] for e in manifest if e["dataset"] == dataset][:count]
+
+
+def test_predict_on_real_frames_writes_depth_at_input_resolution(tmp_path, tiny_checkpoint,
+                                                                 real_manifest):
+    frames = real_frames(real_manifest, "kitti_tiny_packnet", 2) + real_frames(
+        real_manifest, "7scenes_tsdf_fusion_python", 1)
+    result = run_cli("predict", *map(str, frames), "--model", str(tiny_checkpoint),
+                     "--output", str(tmp_path), "--device", "cpu", "--quiet")
+    assert result.returncode == 0, result.stderr
+    for frame in frames:
+        depth = np.load(tmp_path / f"{frame.stem}.npy")
+        width, height = Image.open(frame).size
+        assert depth.shape == (height, width) and depth.dtype == np.float32
+        assert np.isfinite(depth).all()
+        assert depth.min() > 0 and depth.max() <= 80.0
+        png = np.asarray(Image.open(tmp_path / f"{frame.stem}.png"))
+        assert png.shape == (height, width, 3)
+
+
+def reference_recipe(model, rgb: np.ndarray, max_depth: float) -> np.ndarray:
+    """The original test.py steps, written out independently of the estimator."""
+    cfg = model.config
+    resized = Image.fromarray(rgb).resize((cfg.input_width, cfg.input_height), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(resized).astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    x = (x - 0.5) / 0.5
+    with torch.no_grad():
+        code = model.struct_encoder(x)
+        structure = model.struct_decoder(code)
+        attention = model.attention(x)
+        out = model.depth_net(attention * structure)[-1]
+    out = F.interpolate(out, size=rgb.shape[:2], mode="bilinear", align_corners=True)
+    return ((out + 1) / 2 * max_depth)[0, 0].numpy()
+
+
+def test_official_weights_reproduce_reference_recipe(tmp_path, real_manifest):
+    model = make_model("paper", 192, 640, seed=4)
+    save_official(model, tmp_path, "vkitti")
+    frame = real_frames(real_manifest, "kitti_tiny_packnet", 1)[0]
+    rgb = np.asarray(Image.open(frame).convert("RGB"))
+    expected = reference_recipe(model, rgb, 80.0)
+    estimator = DepthEstimator.from_official(tmp_path, "vkitti", device="cpu")
+    ours = estimator.predict(rgb)
+    assert ours.shape == expected.shape
+    assert np.abs(ours - np.clip(expected, 1e-3, 80)).max() <= 1e-3
+
+    result = run_cli("predict", str(frame), "--official-dir", str(tmp_path), "--domain",
+                     "vkitti", "--output", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert np.abs(np.load(tmp_path / "out" / f"{frame.stem}.npy") - ours).max() <= 1e-5
+
+
+def test_predict_skips_unreadable_images_but_processes_the_rest(tmp_path, tiny_checkpoint,
+                                                                real_manifest):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = real_frames(real_manifest, "slambook2_rgbd", 1)[0]
+    (folder / "good.png").write_bytes(good.read_bytes())
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    result = run_cli("predict", str(folder), "--model", str(tiny_checkpoint), "--output",
+                     str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 1
+    assert "broken.png" in result.stderr
+    assert (tmp_path / "out" / "good.npy").is_file()
+    assert not (tmp_path / "out" / "broken.npy").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.png"], "input not found"),
+    (["{img}", "--model", "{bad}"], "cannot read checkpoint"),
+    (["{img}", "--model", "{none}"], "checkpoint not found"),
+    (["{img}", "--device", "tpu"], "unknown device"),
+])
+def test_predict_errors_are_one_line(tmp_path, tiny_checkpoint, real_manifest, args, message):
+    img = real_frames(real_manifest, "slambook2_rgbd", 1)[0]
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(tiny_checkpoint.read_bytes()[:1000])
+    subs = {"img": img, "bad": bad, "none": tmp_path / "none.pt"}
+    args = [a.format(**subs) for a in args]
+    if "--model" not in args:
+        args += ["--model", str(tiny_checkpoint)]
+    result = run_cli("predict", *args, "--output", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_colorize_marks_invalid_pixels_black():
+    depth = np.array([[1.0, np.nan], [10.0, 0.0]], np.float32)
+    image = colorize_depth(depth, colormap="turbo")
+    assert image.shape == (2, 2, 3) and image.dtype == np.uint8
+    assert (image[0, 1] == 0).all() and (image[1, 1] == 0).all()
+    assert not (image[0, 0] == image[1, 0]).all()
+    with pytest.raises(ValueError, match="colormap"):
+        colorize_depth(depth, colormap="rainbow-unicorn")
