@@ -1,0 +1,1 @@
+"""ROS 2 layer: the depth node, its parameters and the sensor_msgs conversions it uses."""

@@ -1,0 +1,210 @@
+"""sensor_msgs <-> numpy without cv_bridge: images, depth, camera_info and point clouds.
+
+The decoders only read ``height``, ``width``, ``encoding``, ``step``, ``is_bigendian`` and
+``data``, so they work on rclpy messages and on rosbags' deserialised messages alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+# Largest side accepted from the wire: a guard against absurd or corrupted sizes.
+MAX_IMAGE_SIDE = 16384
+
+# encoding -> (channels, dtype, conversion to RGB or None for depth encodings)
+COLOUR_ENCODINGS = {
+    "rgb8": (3, np.uint8, None),
+    "bgr8": (3, np.uint8, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, np.uint8, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, np.uint8, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, np.uint8, cv2.COLOR_GRAY2RGB),
+    "8UC3": (3, np.uint8, None),
+    "8UC1": (1, np.uint8, cv2.COLOR_GRAY2RGB),
+}
+DEPTH_ENCODINGS = {"32FC1": np.float32, "16UC1": np.uint16, "mono16": np.uint16}
+
+
+class ImageFormatError(ValueError):
+    """A message cannot be decoded: unknown encoding, inconsistent sizes, truncated data."""
+
+
+def _pixels(msg, channels: int, dtype) -> np.ndarray:
+    """View a message's bytes as an H x W x C array, honouring ``step`` and endianness."""
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if not (0 < height <= MAX_IMAGE_SIDE and 0 < width <= MAX_IMAGE_SIDE):
+        raise ImageFormatError(f"bad image size {width}x{height}")
+    itemsize = np.dtype(dtype).itemsize
+    row_bytes = width * channels * itemsize
+    if step < row_bytes:
+        raise ImageFormatError(f"step {step} is smaller than a row ({row_bytes} bytes) for "
+                               f"{width}x{height} {msg.encoding}")
+    data = msg.data
+    size = len(data)
+    if size < step * (height - 1) + row_bytes:
+        raise ImageFormatError(f"data has {size} bytes, {step * height} expected for "
+                               f"{width}x{height} {msg.encoding} with step {step}")
+    buffer = np.frombuffer(memoryview(data).cast("B") if not isinstance(data, bytes | bytearray)
+                           else data, np.uint8, count=step * (height - 1) + row_bytes)
+    rows = np.lib.stride_tricks.as_strided(buffer, (height, row_bytes), (step, 1))
+    byte_order = ">" if msg.is_bigendian else "<"
+    typed = np.dtype(dtype).newbyteorder(byte_order) if itemsize > 1 else np.dtype(dtype)
+    array = np.ascontiguousarray(rows).view(typed).reshape(height, width, channels)
+    return array.astype(dtype, copy=False)
+
+
+def image_to_rgb(msg) -> np.ndarray:
+    """Decode a colour or mono Image message into an H x W x 3 uint8 RGB array."""
+    encoding = str(msg.encoding)
+    if encoding not in COLOUR_ENCODINGS:
+        raise ImageFormatError(
+            f"unsupported encoding {encoding!r}; expected one of {sorted(COLOUR_ENCODINGS)}")
+    channels, dtype, conversion = COLOUR_ENCODINGS[encoding]
+    pixels = _pixels(msg, channels, dtype)
+    if conversion is None:
+        return pixels
+    return cv2.cvtColor(pixels if channels > 1 else pixels[:, :, 0], conversion)
+
+
+def compressed_to_rgb(msg) -> np.ndarray:
+    """Decode a CompressedImage (jpeg/png) into RGB."""
+    data = np.frombuffer(bytes(msg.data), np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise ImageFormatError(f"cannot decode compressed image (format {msg.format!r})")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def image_to_depth(msg) -> np.ndarray:
+    """Decode a depth Image: 32FC1 metres, or 16UC1/mono16 millimetres; invalid -> NaN."""
+    encoding = str(msg.encoding)
+    if encoding not in DEPTH_ENCODINGS:
+        raise ImageFormatError(
+            f"unsupported depth encoding {encoding!r}; expected one of {sorted(DEPTH_ENCODINGS)}")
+    raw = _pixels(msg, 1, DEPTH_ENCODINGS[encoding])[:, :, 0]
+    if raw.dtype == np.uint16:
+        depth = raw.astype(np.float32) * 1e-3
+        depth[raw == 0] = np.nan
+        return depth
+    depth = raw.astype(np.float32, copy=True)
+    depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
+    return depth
+
+
+def depth_to_msg(depth: np.ndarray, header: Header) -> Image:
+    """A 32FC1 Image (metres) with the given header (REP 118)."""
+    depth = np.ascontiguousarray(depth, dtype=np.float32)
+    return Image(header=header, height=depth.shape[0], width=depth.shape[1], encoding="32FC1",
+                 is_bigendian=False, step=depth.shape[1] * 4, data=depth.tobytes())
+
+
+def bgr_to_msg(bgr: np.ndarray, header: Header) -> Image:
+    """A bgr8 Image with the given header."""
+    bgr = np.ascontiguousarray(bgr, dtype=np.uint8)
+    return Image(header=header, height=bgr.shape[0], width=bgr.shape[1], encoding="bgr8",
+                 is_bigendian=False, step=bgr.shape[1] * 3, data=bgr.tobytes())
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics in pixels for an image of ``width`` x ``height``."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def scaled(self, width: int, height: int) -> Intrinsics:
+        """The same camera for a resized image (image_proc's resize convention)."""
+        sx, sy = width / self.width, height / self.height
+        return Intrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height)
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, hfov_deg: float) -> Intrinsics:
+        """A centred camera with square pixels and the given horizontal field of view."""
+        f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
+        return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, width, height)
+
+
+def intrinsics_from_camera_info(info) -> Intrinsics:
+    """fx, fy, cx, cy from P (rectified, as depth_image_proc does), else from K; validated."""
+    p, k = [float(v) for v in info.p], [float(v) for v in info.k]
+    fx, fy, cx, cy = (p[0], p[5], p[2], p[6]) if p[0] > 0 and p[5] > 0 else (k[0], k[4], k[2],
+                                                                              k[5])
+    width, height = int(info.width), int(info.height)
+    values = (fx, fy, cx, cy)
+    if not all(math.isfinite(v) for v in values) or fx <= 0 or fy <= 0:
+        raise ImageFormatError(f"camera_info has invalid intrinsics fx={fx} fy={fy} cx={cx} "
+                               f"cy={cy}")
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
+        raise ImageFormatError(f"camera_info has bad size {width}x{height}")
+    return Intrinsics(fx, fy, cx, cy, width, height)
+
+
+def camera_info_for(source: CameraInfo | None, intrinsics: Intrinsics,
+                    header: Header) -> CameraInfo:
+    """camera_info matching a depth image: K and P rescaled, distortion and R kept."""
+    info = CameraInfo(header=header, width=intrinsics.width, height=intrinsics.height)
+    fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
+    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    if source is not None:
+        info.distortion_model = source.distortion_model
+        info.d = list(source.d)
+        info.r = list(source.r)
+        sx = intrinsics.width / max(int(source.width), 1)
+        info.p[3] = float(source.p[3]) * sx  # baseline term Tx = -fx * B scales with fx
+    return info
+
+
+# Floats per point: x, y, z, pad (16 bytes) or x, y, z, pad, rgb, pad x 3 (32 bytes).
+XYZ_FLOATS, XYZRGB_FLOATS = 4, 8
+
+
+def depth_to_cloud_array(depth: np.ndarray, intrinsics: Intrinsics, stride: int = 1,
+                         rgb: np.ndarray | None = None) -> np.ndarray:
+    """Organised cloud in depth_image_proc's layout, as a (rows, cols, 4 or 8) float32 array.
+
+    x, y, z at offsets 0, 4, 8 (point_step 16), or with ``rgb`` (uint8 RGB at the depth's
+    size) a packed 0x00RRGGBB colour read as float32 at offset 16 (point_step 32).
+    Invalid depth (NaN, inf, <= 0) gives NaN points.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    height, width = depth.shape
+    if (width, height) != (intrinsics.width, intrinsics.height):
+        intrinsics = intrinsics.scaled(width, height)
+    sub = depth[::stride, ::stride]
+    rows, cols = sub.shape
+    cloud = np.zeros((rows, cols, XYZRGB_FLOATS if rgb is not None else XYZ_FLOATS), np.float32)
+    z = cloud[:, :, 2]
+    np.copyto(z, sub)
+    z[~((z > 0) & (z < np.inf))] = np.nan
+    x_factor = (np.arange(0, width, stride, dtype=np.float32) - intrinsics.cx) / intrinsics.fx
+    y_factor = (np.arange(0, height, stride, dtype=np.float32) - intrinsics.cy) / intrinsics.fy
+    np.multiply(z, x_factor[None, :], out=cloud[:, :, 0])
+    np.multiply(z, y_factor[:, None], out=cloud[:, :, 1])
+    if rgb is not None:
+        # Little-endian 0x00RRGGBB is the byte sequence B, G, R, 0.
+        cloud.view(np.uint8)[:, :, 16:19] = rgb[::stride, ::stride, ::-1]
+    return cloud
+
+
+def cloud_to_msg(cloud: np.ndarray, header: Header) -> PointCloud2:
+    """Wrap an array from :func:`depth_to_cloud_array` as an organised PointCloud2."""
+    rows, cols, floats = cloud.shape
+    names = ["x", "y", "z"] + (["rgb"] if floats == XYZRGB_FLOATS else [])
+    offsets = [0, 4, 8, 16]
+    fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
+              for n, o in zip(names, offsets)]
+    return PointCloud2(header=header, height=rows, width=cols, fields=fields,
+                       is_bigendian=False, point_step=floats * 4, row_step=floats * 4 * cols,
+                       is_dense=False, data=cloud.tobytes())

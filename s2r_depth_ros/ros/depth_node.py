@@ -1,0 +1,284 @@
+"""The depth node: camera image (+ camera_info) in; depth, camera_info, points, colour out.
+
+Frames are handed from the subscription callback to one inference thread through a
+one-frame slot, so the node always works on the newest frame and latency cannot build up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from ..inference import colorize_depth, open_estimator
+from .conversions import (
+    ImageFormatError,
+    Intrinsics,
+    bgr_to_msg,
+    camera_info_for,
+    cloud_to_msg,
+    compressed_to_rgb,
+    depth_to_cloud_array,
+    depth_to_msg,
+    image_to_rgb,
+    intrinsics_from_camera_info,
+)
+from .frame_slot import LatestFrameSlot
+from .settings import NodeSettings
+
+THROTTLE_S = 5.0
+STATS_WINDOW = 200
+
+
+@dataclass
+class Frame:
+    """One received image message and the time it arrived."""
+
+    msg: Image | CompressedImage
+    received: float
+
+
+@dataclass
+class NodeStats:
+    """Counters and recent timings reported on /diagnostics."""
+
+    received: int = 0
+    processed: int = 0
+    bad: int = 0
+    skipped_no_camera_info: int = 0
+    skipped_no_subscribers: int = 0
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    inference_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    processed_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+
+
+class DepthNode(Node):
+    """Monocular depth from S2R-DepthNet, published the way depth_image_proc users expect."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("depth_node", **node_kwargs)
+        self.settings = s = NodeSettings.declare(self)
+        input_size = (s.input_height, s.input_width) if s.input_height else None
+        self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
+                                        device=s.device, fp16=s.fp16,
+                                        threads=s.threads or None, input_size=input_size)
+        cfg = self.estimator.config
+        self.max_depth = s.max_depth or cfg.max_depth
+        self.get_logger().info(
+            f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
+            f"{cfg.max_depth} m) on {self.estimator.device}")
+
+        out_qos = s.output_qos()
+        self.depth_pub = self.create_publisher(Image, "depth/image", out_qos)
+        self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", out_qos)
+        self.points_pub = (self.create_publisher(PointCloud2, "depth/points", out_qos)
+                           if s.publish_points else None)
+        self.colour_pub = self.create_publisher(Image, "depth/colorized", out_qos)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+        self.camera_info: CameraInfo | None = None
+        self.stats = NodeStats()
+        self.slot = LatestFrameSlot()
+        if s.input_transport == "compressed":
+            topic = self.resolve_topic_name("image") + "/compressed"
+            self.create_subscription(CompressedImage, topic, self.on_image, s.input_qos())
+        else:
+            self.create_subscription(Image, "image", self.on_image, s.input_qos())
+        # Camera drivers publish camera_info best-effort or reliable; best-effort takes both.
+        info_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                              reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, info_qos)
+        self.create_timer(s.diagnostics_period, self.publish_diagnostics)
+
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run_worker, name="s2r_inference",
+                                        daemon=True)
+        self._worker.start()
+
+    # ---- callbacks (executor thread): cheap, never block ----
+    def on_image(self, msg: Image | CompressedImage) -> None:
+        self.stats.received += 1
+        self.slot.put(Frame(msg, time.monotonic()))
+
+    def on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            intrinsics_from_camera_info(msg)
+        except ImageFormatError as exc:
+            self.get_logger().error(f"ignoring camera_info: {exc}",
+                                    throttle_duration_sec=THROTTLE_S)
+            return
+        self.camera_info = msg
+
+    # ---- inference thread ----
+    def _run_worker(self) -> None:
+        while not self._stop.is_set():
+            frame = self.slot.take(timeout=0.2)
+            if frame is None:
+                continue
+            if self.settings.max_rate_hz > 0:
+                self._respect_rate_limit()
+            try:
+                self.process(frame)
+            except ImageFormatError as exc:
+                self.stats.bad += 1
+                self.get_logger().error(f"skipping frame: {exc}", throttle_duration_sec=THROTTLE_S)
+            except Exception as exc:  # keep serving whatever one frame did
+                self.stats.bad += 1
+                self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=THROTTLE_S)
+
+    def _respect_rate_limit(self) -> None:
+        if self.stats.processed_times:
+            wait = 1.0 / self.settings.max_rate_hz - (time.monotonic()
+                                                      - self.stats.processed_times[-1])
+            if wait > 0:
+                self._stop.wait(wait)
+
+    def _wanted(self, publisher) -> bool:
+        return publisher is not None and (not self.settings.lazy
+                                          or publisher.get_subscription_count() > 0)
+
+    def _intrinsics(self, width: int, height: int) -> Intrinsics | None:
+        """Camera intrinsics for the input image, per the camera_info policy."""
+        info = self.camera_info
+        if info is not None:
+            intrinsics = intrinsics_from_camera_info(info)
+            if (intrinsics.width, intrinsics.height) != (width, height):
+                self.get_logger().warn(
+                    f"camera_info is {intrinsics.width}x{intrinsics.height} but the image is "
+                    f"{width}x{height}: scaling the intrinsics", throttle_duration_sec=THROTTLE_S)
+                intrinsics = intrinsics.scaled(width, height)
+            return intrinsics
+        if self.settings.camera_info_policy == "assume_fov":
+            return Intrinsics.from_fov(width, height, self.settings.assumed_hfov_deg)
+        return None
+
+    def process(self, frame: Frame) -> None:
+        """Decode, run the model and publish every wanted output for one frame."""
+        s = self.settings
+        want_depth, want_info = self._wanted(self.depth_pub), self._wanted(self.info_pub)
+        want_points, want_colour = self._wanted(self.points_pub), self._wanted(self.colour_pub)
+        if not (want_depth or want_info or want_points or want_colour):
+            self.stats.skipped_no_subscribers += 1
+            return
+        msg = frame.msg
+        rgb = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
+        height, width = rgb.shape[:2]
+        intrinsics = self._intrinsics(width, height)
+        if intrinsics is None:
+            if s.camera_info_policy == "require":
+                self.stats.skipped_no_camera_info += 1
+                self.get_logger().warn("no valid camera_info yet: dropping frames (policy "
+                                       "'require')", throttle_duration_sec=THROTTLE_S)
+                return
+            self.get_logger().warn("no valid camera_info yet: publishing depth without "
+                                   "camera_info and points", throttle_duration_sec=THROTTLE_S)
+
+        started = time.perf_counter()
+        cfg = self.estimator.config
+        out_size = (height, width) if s.output_resolution == "input" else (cfg.input_height,
+                                                                           cfg.input_width)
+        depth = self.estimator.predict(rgb, output_size=out_size)
+        inference_ms = (time.perf_counter() - started) * 1000.0
+        if self.max_depth < cfg.max_depth:
+            depth[depth > self.max_depth] = np.inf
+
+        header = msg.header
+        if want_depth:
+            self.depth_pub.publish(depth_to_msg(depth, header))
+        if want_colour:
+            self.colour_pub.publish(bgr_to_msg(colorize_depth(
+                depth, s.colorize_min_depth or None, s.colorize_max_depth or None, s.colormap),
+                header))
+        if intrinsics is not None:
+            out_intrinsics = intrinsics.scaled(out_size[1], out_size[0])
+            if want_info:
+                self.info_pub.publish(camera_info_for(self.camera_info, out_intrinsics, header))
+            if want_points:
+                colour = None
+                if s.points_rgb:
+                    colour = rgb if out_size == (height, width) else cv2.resize(
+                        rgb, (out_size[1], out_size[0]), interpolation=cv2.INTER_AREA)
+                cloud = depth_to_cloud_array(depth, out_intrinsics, s.points_stride, colour)
+                self.points_pub.publish(cloud_to_msg(cloud, header))
+
+        self.stats.processed += 1
+        self.stats.processed_times.append(time.monotonic())
+        self.stats.inference_ms.append(inference_ms)
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        if stamp_ns > 0:
+            latency = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
+            self.stats.latency_ms.append(latency)
+
+    # ---- diagnostics ----
+    def publish_diagnostics(self) -> None:
+        st = self.stats
+        times = list(st.processed_times)
+        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and (
+            times[-1] > times[0]) else 0.0
+        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: depth",
+                                  hardware_id=str(self.estimator.device))
+        status.level = DiagnosticStatus.OK
+        status.message = "ok"
+        if st.received and not st.processed:
+            status.level, status.message = DiagnosticStatus.WARN, "frames received, none processed"
+        values = {
+            "frames_received": st.received,
+            "frames_processed": st.processed,
+            "frames_dropped": self.slot.dropped,
+            "frames_bad": st.bad,
+            "frames_skipped_no_camera_info": st.skipped_no_camera_info,
+            "frames_skipped_no_subscribers": st.skipped_no_subscribers,
+            "rate_hz": round(rate, 2),
+            "camera_info_received": self.camera_info is not None,
+        }
+        for name, series in (("latency_ms", st.latency_ms), ("inference_ms", st.inference_ms)):
+            if series:
+                arr = np.asarray(series)
+                values[f"{name}_p50"] = round(float(np.percentile(arr, 50)), 2)
+                values[f"{name}_p99"] = round(float(np.percentile(arr, 99)), 2)
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self.slot.close()
+        if self._worker.is_alive():
+            self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node until Ctrl-C or shutdown; exit status 1 on a configuration error."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = DepthNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, RuntimeError, OSError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        rclpy.logging.get_logger("depth_node").fatal(f"cannot start: {message}")
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

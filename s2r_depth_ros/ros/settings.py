@@ -1,0 +1,118 @@
+"""The depth node's parameters: declaration with descriptions, and validation in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from ..inference.colorize import COLORMAPS
+
+CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
+RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
+                 "reliable": ReliabilityPolicy.RELIABLE}
+
+
+class SettingsError(ValueError):
+    """A parameter value is not acceptable; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Validated node parameters (defaults mirror config/params.yaml)."""
+
+    model: str = "outdoor"
+    official_dir: str = ""
+    domain: str = "vkitti"
+    device: str = "auto"
+    fp16: bool = False
+    threads: int = 0
+    input_height: int = 0
+    input_width: int = 0
+    max_depth: float = 0.0
+    output_resolution: str = "input"
+    input_transport: str = "raw"
+    camera_info_policy: str = "geometry_when_available"
+    assumed_hfov_deg: float = 90.0
+    publish_points: bool = True
+    points_rgb: bool = True
+    points_stride: int = 1
+    colormap: str = "turbo"
+    colorize_min_depth: float = 0.0
+    colorize_max_depth: float = 0.0
+    lazy: bool = True
+    max_rate_hz: float = 0.0
+    input_reliability: str = "best_effort"
+    output_reliability: str = "reliable"
+    output_depth: int = 2
+    diagnostics_period: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.domain in ("vkitti", "suncg"), "domain", "vkitti or suncg"),
+            (self.threads >= 0, "threads", ">= 0"),
+            ((self.input_height == 0) == (self.input_width == 0), "input_height/input_width",
+             "both 0 or both set"),
+            (self.input_height % 16 == 0 and self.input_width % 16 == 0,
+             "input_height/input_width", "multiples of 16"),
+            (self.input_height == 0 or min(self.input_height, self.input_width) >= 96,
+             "input_height/input_width", "at least 96"),
+            (self.max_depth >= 0, "max_depth", ">= 0"),
+            (self.output_resolution in ("input", "model"), "output_resolution",
+             "input or model"),
+            (self.input_transport in ("raw", "compressed"), "input_transport",
+             "raw or compressed"),
+            (self.camera_info_policy in CAMERA_INFO_POLICIES, "camera_info_policy",
+             " | ".join(CAMERA_INFO_POLICIES)),
+            (0 < self.assumed_hfov_deg < 180, "assumed_hfov_deg", "in (0, 180)"),
+            (1 <= self.points_stride <= 64, "points_stride", "in [1, 64]"),
+            (self.colormap in COLORMAPS, "colormap", " | ".join(sorted(COLORMAPS))),
+            (self.colorize_min_depth >= 0 and self.colorize_max_depth >= 0,
+             "colorize_min_depth/colorize_max_depth", ">= 0"),
+            (self.max_rate_hz >= 0, "max_rate_hz", ">= 0"),
+            (self.input_reliability in RELIABILITIES, "input_reliability",
+             "best_effort or reliable"),
+            (self.output_reliability in RELIABILITIES, "output_reliability",
+             "best_effort or reliable"),
+            (1 <= self.output_depth <= 100, "output_depth", "in [1, 100]"),
+            (self.diagnostics_period > 0, "diagnostics_period", "> 0"),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise SettingsError(f"parameter {name}: expected {expected}")
+        if not self.device == "auto" and not self.device == "cpu" and not self.device.startswith(
+                "cuda"):
+            raise SettingsError(f"parameter device: expected auto, cpu or cuda[:N], got "
+                                f"{self.device!r}")
+
+    @classmethod
+    def declare(cls, node: Node) -> NodeSettings:
+        """Declare every parameter on ``node`` with its default, read and validate them."""
+        values = {}
+        for field in fields(cls):
+            # Dynamic typing lets a YAML "1" reach a float parameter; types are checked here.
+            descriptor = ParameterDescriptor(description=field.name.replace("_", " "),
+                                             dynamic_typing=True)
+            node.declare_parameter(field.name, field.default, descriptor)
+            value = node.get_parameter(field.name).value
+            if type(value) is not type(field.default):
+                if isinstance(field.default, float) and isinstance(value, int):
+                    value = float(value)
+                else:
+                    raise SettingsError(
+                        f"parameter {field.name}: expected {type(field.default).__name__}, got "
+                        f"{value!r}")
+            values[field.name] = value
+        return cls(**values)
+
+    def input_qos(self) -> QoSProfile:
+        """Keep only the newest frame: stale frames are never queued."""
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                          reliability=RELIABILITIES[self.input_reliability])
+
+    def output_qos(self) -> QoSProfile:
+        """Publisher QoS; reliable by default so rviz and reliable recorders connect."""
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.output_depth,
+                          reliability=RELIABILITIES[self.output_reliability])

@@ -1,0 +1,293 @@
+"""The depth node over real DDS: node in its own process, test publisher/subscriber here."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from ros_harness import (
+    BEST_EFFORT,
+    RELIABLE,
+    NodeProcess,
+    Peer,
+    camera_info_msg,
+    free_domain_id,
+    image_msg,
+    rgb_image,
+    stamp_ns,
+)
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+OUTPUTS = {"/depth/image": Image, "/depth/camera_info": CameraInfo,
+           "/depth/points": PointCloud2, "/depth/colorized": Image}
+
+
+def float_image(msg: Image) -> np.ndarray:
+    return np.frombuffer(bytes(msg.data), np.float32).reshape(msg.height, msg.width)
+
+
+def cloud_array(msg: PointCloud2) -> np.ndarray:
+    floats = msg.point_step // 4
+    return np.frombuffer(bytes(msg.data), np.float32).reshape(msg.height, msg.width, floats)
+
+
+class Session:
+    """A node process plus a peer listening on every output."""
+
+    def __init__(self, tmp_path, checkpoint, **params) -> None:
+        self.domain = free_domain_id()
+        base = {"model": str(checkpoint), "device": "cpu", "threads": 1}
+        self.node = NodeProcess(self.domain, {**base, **params}, log_path=tmp_path / "node.log")
+        self.peer = Peer(self.domain)
+        for topic, msg_type in OUTPUTS.items():
+            self.peer.listen(msg_type, topic)
+        self.image_pub = self.peer.publisher(Image, "/image", RELIABLE)
+        self.info_pub = self.peer.publisher(CameraInfo, "/camera_info", RELIABLE)
+
+    def request(self, msg: Image, info: CameraInfo | None = None, topic: str = "/depth/image",
+                timeout: float = 60.0):
+        """Publish until an output with this frame's stamp arrives; return it (or None)."""
+        want = stamp_ns(msg)
+
+        def publish():
+            if info is not None:
+                self.info_pub.publish(info)
+            self.image_pub.publish(msg)
+
+        def answered():
+            return any(stamp_ns(m) == want for m in list(self.peer.received[topic]))
+
+        if not self.peer.publish_until(publish, answered, timeout=timeout):
+            return None
+        time.sleep(0.3)  # let the frame's other outputs arrive too
+        return next(m for m in self.peer.received[topic] if stamp_ns(m) == want)
+
+    def matching(self, topic: str, msg: Image):
+        return [m for m in self.peer.received[topic] if stamp_ns(m) == stamp_ns(msg)]
+
+    def close(self) -> int:
+        self.peer.close()
+        return self.node.stop()
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory, tiny_checkpoint):
+    s = Session(tmp_path_factory.mktemp("node"), tiny_checkpoint, max_depth=40.0)
+    yield s
+    assert s.close() == 0, s.node.log()
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8"])
+def test_every_encoding_gives_depth_with_copied_header(session, encoding):
+    rgb = rgb_image(120, 160, seed=1)
+    msg = image_msg(rgb, encoding, stamp_ns=1_000_000_000 + hash(encoding) % 10**6,
+                    frame_id=f"cam_{encoding}")
+    depth_msg = session.request(msg, camera_info_msg(160, 120))
+    assert depth_msg is not None, session.node.log()
+    assert depth_msg.encoding == "32FC1"
+    assert depth_msg.header.frame_id == f"cam_{encoding}"
+    assert (depth_msg.height, depth_msg.width, depth_msg.step) == (120, 160, 640)
+    depth = float_image(depth_msg)
+    finite = depth[np.isfinite(depth)]
+    assert finite.size and finite.min() > 0 and finite.max() <= 40.0
+    # Beyond max_depth is +inf ("too far", REP 117), never a made-up number.
+    assert np.all(np.isfinite(depth) | np.isposinf(depth))
+    colour = session.matching("/depth/colorized", msg)
+    assert colour and colour[0].encoding == "bgr8"
+    assert colour[0].header.frame_id == msg.header.frame_id
+
+
+def test_colour_encodings_of_one_picture_agree(session):
+    rgb = rgb_image(120, 160, seed=2)
+    depths = []
+    for i, encoding in enumerate(["rgb8", "bgr8", "bgra8"]):
+        msg = image_msg(rgb, encoding, stamp_ns=2_000_000_000 + i)
+        reply = session.request(msg, camera_info_msg(160, 120))
+        assert reply is not None
+        depths.append(float_image(reply))
+    assert np.array_equal(depths[0], depths[1], equal_nan=True)
+    assert np.array_equal(depths[0], depths[2], equal_nan=True)
+
+
+def test_point_cloud_layout_and_geometry_match_depth_and_camera_info(session):
+    rgb = rgb_image(120, 160, seed=3)
+    msg = image_msg(rgb, "rgb8", stamp_ns=3_000_000_000)
+    info = camera_info_msg(160, 120, fx=300.0, fy=280.0, cx=70.0, cy=65.0)
+    depth_msg = session.request(msg, info, topic="/depth/points")
+    assert depth_msg is not None
+    cloud_msg = session.matching("/depth/points", msg)[0]
+    depth = float_image(session.matching("/depth/image", msg)[0])
+    out_info = session.matching("/depth/camera_info", msg)[0]
+    assert [f.name for f in cloud_msg.fields] == ["x", "y", "z", "rgb"]
+    assert [f.offset for f in cloud_msg.fields] == [0, 4, 8, 16]
+    assert cloud_msg.point_step == 32 and (cloud_msg.height, cloud_msg.width) == (120, 160)
+    assert cloud_msg.row_step == 32 * 160 and not cloud_msg.is_dense
+    assert list(out_info.k) == list(info.k) and (out_info.width, out_info.height) == (160, 120)
+    cloud = cloud_array(cloud_msg)
+    valid = np.isfinite(depth)
+    assert np.array_equal(np.isnan(cloud[:, :, 2]), ~valid)
+    v, u = np.nonzero(valid)
+    z = depth[valid]
+    np.testing.assert_allclose(cloud[:, :, 2][valid], z, rtol=1e-6)
+    np.testing.assert_allclose(cloud[:, :, 0][valid], (u - 70.0) * z / 300.0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cloud[:, :, 1][valid], (v - 65.0) * z / 280.0, rtol=1e-5, atol=1e-5)
+    packed = cloud[:, :, 4].copy().view(np.uint32)
+    assert packed[10, 20] == (int(rgb[10, 20, 0]) << 16) | (int(rgb[10, 20, 1]) << 8) | int(
+        rgb[10, 20, 2])
+
+
+def test_best_effort_publishers_are_served(session):
+    publisher = session.peer.publisher(Image, "/image", BEST_EFFORT)
+    msg = image_msg(rgb_image(120, 160, seed=4), "rgb8", stamp_ns=4_000_000_000)
+    want = stamp_ns(msg)
+    ok = session.peer.publish_until(
+        lambda: publisher.publish(msg),
+        lambda: any(stamp_ns(m) == want for m in session.peer.received["/depth/image"]))
+    assert ok
+
+
+def test_diagnostics_report_latency_and_counters(session):
+    session.peer.listen(DiagnosticArray, "/diagnostics")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not session.peer.received["/diagnostics"]:
+        time.sleep(0.1)
+    assert session.peer.received["/diagnostics"]
+    values = {kv.key: kv.value for kv in session.peer.received["/diagnostics"][-1].status[0].values}
+    assert int(values["frames_processed"]) >= 1
+    assert "inference_ms_p50" in values and "latency_ms_p99" in values
+    assert "frames_dropped" in values and "rate_hz" in values
+
+
+def malformed_messages(rng: np.random.Generator, count: int):
+    """Images that must be rejected: bad encodings, sizes, steps and truncated data."""
+    for i in range(count):
+        kind = i % 8
+        h, w = int(rng.integers(1, 100)), int(rng.integers(1, 100))
+        msg = Image(height=h, width=w, encoding="rgb8", step=w * 3)
+        data = rng.integers(0, 255, size=h * w * 3, dtype=np.uint8).tobytes()
+        if kind == 0:
+            msg.encoding = rng.choice(["yuv422", "", "rgb16", "bayer_rggb8", "32FC1", "weird"])
+        elif kind == 1:
+            data = data[: int(rng.integers(0, len(data)))]
+        elif kind == 2:
+            msg.step = int(rng.integers(0, w * 3))
+        elif kind == 3:
+            msg.height = 0
+        elif kind == 4:
+            msg.width, msg.height = 100_000, 100_000
+        elif kind == 5:
+            msg.step = w * 3 + 1000
+        elif kind == 6:
+            data = b""
+        else:
+            msg.encoding = "mono8"
+            msg.step = w
+            data = data[: w * h - 1]
+        msg.data = data
+        msg.header.stamp.sec = 5
+        msg.header.stamp.nanosec = i
+        yield msg
+
+
+def test_fuzzed_malformed_frames_are_rejected_and_node_keeps_serving(session):
+    if "/diagnostics" not in session.peer.received:
+        session.peer.listen(DiagnosticArray, "/diagnostics")
+    # Connected first, so every malformed message is really delivered.
+    warmup = image_msg(rgb_image(120, 160, seed=5), "rgb8", stamp_ns=4_500_000_000)
+    assert session.request(warmup, camera_info_msg(160, 120)) is not None
+    rng = np.random.default_rng(7)
+    bad_infos = [camera_info_msg(160, 120, fx=float("nan")), camera_info_msg(0, 0),
+                 camera_info_msg(160, 120, fx=-1.0)]
+    for bad_info in bad_infos:
+        for k in range(len(bad_info.p)):
+            bad_info.p[k] = 0.0 if k != 0 else bad_info.p[0]
+    for i, msg in enumerate(malformed_messages(rng, 240)):
+        session.image_pub.publish(msg)
+        session.info_pub.publish(bad_infos[i % 3])
+        time.sleep(0.01)
+    time.sleep(1.0)
+    assert session.node.alive()
+    # Most of them really reached the decoder (a few may be replaced in the one-frame slot).
+    session.peer.received["/diagnostics"].clear()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not session.peer.received["/diagnostics"]:
+        time.sleep(0.1)
+    values = {kv.key: kv.value for kv in session.peer.received["/diagnostics"][-1].status[0].values}
+    assert int(values["frames_bad"]) >= 200, values
+    assert not [m for m in session.peer.received["/depth/image"] if m.header.stamp.sec == 5]
+    good = image_msg(rgb_image(120, 160, seed=5), "rgb8", stamp_ns=6_000_000_000)
+    assert session.request(good, camera_info_msg(160, 120)) is not None
+    assert "skipping frame" in session.node.log()
+
+
+def test_camera_info_is_scaled_to_model_resolution(tmp_path, tiny_checkpoint):
+    s = Session(tmp_path, tiny_checkpoint, output_resolution="model", points_rgb=False,
+                points_stride=2)
+    try:
+        msg = image_msg(rgb_image(240, 320, seed=6), "bgr8", stamp_ns=7_000_000_000)
+        info = camera_info_msg(320, 240, fx=400.0, fy=410.0, cx=150.0, cy=110.0)
+        assert s.request(msg, info, topic="/depth/points") is not None, s.node.log()
+        depth = s.matching("/depth/image", msg)[0]
+        out_info = s.matching("/depth/camera_info", msg)[0]
+        cloud = s.matching("/depth/points", msg)[0]
+        assert (depth.height, depth.width) == (96, 128)
+        assert (out_info.height, out_info.width) == (96, 128)
+        np.testing.assert_allclose(out_info.k, [160.0, 0, 60.0, 0, 164.0, 44.0, 0, 0, 1])
+        p = np.asarray(out_info.p)
+        np.testing.assert_allclose(p[[0, 1, 2, 4, 5, 6]], [160, 0, 60, 0, 164, 44])
+        assert cloud.point_step == 16 and (cloud.height, cloud.width) == (48, 64)
+    finally:
+        assert s.close() == 0
+
+
+def test_missing_camera_info_policies(tmp_path, tiny_checkpoint):
+    s = Session(tmp_path, tiny_checkpoint, camera_info_policy="require")
+    try:
+        msg = image_msg(rgb_image(120, 160), "rgb8", stamp_ns=8_000_000_000)
+        assert s.request(msg, None, timeout=8.0) is None
+        assert "no valid camera_info" in s.node.log()
+        assert s.request(msg, camera_info_msg(160, 120)) is not None
+    finally:
+        s.close()
+
+    s = Session(tmp_path, tiny_checkpoint)  # geometry_when_available
+    try:
+        msg = image_msg(rgb_image(120, 160), "rgb8", stamp_ns=9_000_000_000)
+        assert s.request(msg, None) is not None
+        assert not s.matching("/depth/points", msg) and not s.matching("/depth/camera_info", msg)
+    finally:
+        s.close()
+
+
+def test_compressed_input(tmp_path, tiny_checkpoint):
+    import cv2
+
+    s = Session(tmp_path, tiny_checkpoint, input_transport="compressed")
+    try:
+        pub = s.peer.publisher(CompressedImage, "/image/compressed", RELIABLE)
+        ok, jpeg = cv2.imencode(".jpg", rgb_image(120, 160))
+        msg = CompressedImage(format="jpeg", data=jpeg.tobytes())
+        msg.header.stamp.sec = 10
+        want = stamp_ns(msg)
+        assert s.peer.publish_until(
+            lambda: pub.publish(msg),
+            lambda: any(stamp_ns(m) == want for m in s.peer.received["/depth/image"]))
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"points_stride": 0}, "points_stride"),
+    ({"colormap": "rainbow"}, "colormap"),
+    ({"input_height": 100, "input_width": 128}, "multiples of 16"),
+    ({"camera_info_policy": "guess"}, "camera_info_policy"),
+    ({"model": "/does/not/exist.pt"}, "checkpoint not found"),
+])
+def test_bad_parameters_stop_the_node_with_a_clear_reason(tmp_path, tiny_checkpoint, params,
+                                                          message):
+    node = NodeProcess(free_domain_id(), {"model": str(tiny_checkpoint), **params},
+                       log_path=tmp_path / "bad.log")
+    assert node.proc.wait(timeout=60) == 1
+    assert message in node.log()
