@@ -10,13 +10,12 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*"]),
-    package_data={PACKAGE: ["weights/*.pt"]},
+    package_data={PACKAGE: ["weights/*.pt", "ros/fastdds_localhost.xml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")
-         + glob("config/*.xml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -24,7 +23,6 @@ setup(
     maintainer_email="maintainers@s2r-depth-ros.invalid",
     description="S2R-DepthNet monocular depth node, training and evaluation tools for ROS 2",
     license="MIT",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "s2r-depth = s2r_depth_ros.cli:main",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 
 from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
+from s2r_depth_ros.ros.live import random_domain_id, use_loopback
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -19,9 +19,8 @@ REAL_RGBD = SHARED / "real_rgbd"
 
 def pytest_configure(config):
     # Keep every DDS participant of this run on loopback and in a domain of its own.
-    os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "SYSTEM_DEFAULT"
-    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_localhost.xml")
+    # Every DDS participant of this run stays on loopback; each test picks its own domain.
+    use_loopback(random_domain_id())
     torch.set_num_threads(2)
 
 

@@ -7,18 +7,17 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_harness import (
+from ros_harness import camera_info_msg, image_msg, rgb_image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from s2r_depth_ros.ros.live import (
     BEST_EFFORT,
     RELIABLE,
     NodeProcess,
     Peer,
-    camera_info_msg,
-    free_domain_id,
-    image_msg,
-    rgb_image,
+    random_domain_id,
     stamp_ns,
 )
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 OUTPUTS = {"/depth/image": Image, "/depth/camera_info": CameraInfo,
            "/depth/points": PointCloud2, "/depth/colorized": Image}
@@ -37,7 +36,7 @@ class Session:
     """A node process plus a peer listening on every output."""
 
     def __init__(self, tmp_path, checkpoint, **params) -> None:
-        self.domain = free_domain_id()
+        self.domain = random_domain_id()
         base = {"model": str(checkpoint), "device": "cpu", "threads": 1}
         self.node = NodeProcess(self.domain, {**base, **params}, log_path=tmp_path / "node.log")
         self.peer = Peer(self.domain)
@@ -82,7 +81,7 @@ def session(tmp_path_factory, tiny_checkpoint):
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8"])
 def test_every_encoding_gives_depth_with_copied_header(session, encoding):
     rgb = rgb_image(120, 160, seed=1)
-    msg = image_msg(rgb, encoding, stamp_ns=1_000_000_000 + hash(encoding) % 10**6,
+    msg = image_msg(rgb, encoding, stamp=1_000_000_000 + hash(encoding) % 10**6,
                     frame_id=f"cam_{encoding}")
     depth_msg = session.request(msg, camera_info_msg(160, 120))
     assert depth_msg is not None, session.node.log()
@@ -103,7 +102,7 @@ def test_colour_encodings_of_one_picture_agree(session):
     rgb = rgb_image(120, 160, seed=2)
     depths = []
     for i, encoding in enumerate(["rgb8", "bgr8", "bgra8"]):
-        msg = image_msg(rgb, encoding, stamp_ns=2_000_000_000 + i)
+        msg = image_msg(rgb, encoding, stamp=2_000_000_000 + i)
         reply = session.request(msg, camera_info_msg(160, 120))
         assert reply is not None
         depths.append(float_image(reply))
@@ -113,7 +112,7 @@ def test_colour_encodings_of_one_picture_agree(session):
 
 def test_point_cloud_layout_and_geometry_match_depth_and_camera_info(session):
     rgb = rgb_image(120, 160, seed=3)
-    msg = image_msg(rgb, "rgb8", stamp_ns=3_000_000_000)
+    msg = image_msg(rgb, "rgb8", stamp=3_000_000_000)
     info = camera_info_msg(160, 120, fx=300.0, fy=280.0, cx=70.0, cy=65.0)
     depth_msg = session.request(msg, info, topic="/depth/points")
     assert depth_msg is not None
@@ -140,7 +139,7 @@ def test_point_cloud_layout_and_geometry_match_depth_and_camera_info(session):
 
 def test_best_effort_publishers_are_served(session):
     publisher = session.peer.publisher(Image, "/image", BEST_EFFORT)
-    msg = image_msg(rgb_image(120, 160, seed=4), "rgb8", stamp_ns=4_000_000_000)
+    msg = image_msg(rgb_image(120, 160, seed=4), "rgb8", stamp=4_000_000_000)
     want = stamp_ns(msg)
     ok = session.peer.publish_until(
         lambda: publisher.publish(msg),
@@ -195,7 +194,7 @@ def test_fuzzed_malformed_frames_are_rejected_and_node_keeps_serving(session):
     if "/diagnostics" not in session.peer.received:
         session.peer.listen(DiagnosticArray, "/diagnostics")
     # Connected first, so every malformed message is really delivered.
-    warmup = image_msg(rgb_image(120, 160, seed=5), "rgb8", stamp_ns=4_500_000_000)
+    warmup = image_msg(rgb_image(120, 160, seed=5), "rgb8", stamp=4_500_000_000)
     assert session.request(warmup, camera_info_msg(160, 120)) is not None
     rng = np.random.default_rng(7)
     bad_infos = [camera_info_msg(160, 120, fx=float("nan")), camera_info_msg(0, 0),
@@ -217,7 +216,7 @@ def test_fuzzed_malformed_frames_are_rejected_and_node_keeps_serving(session):
     values = {kv.key: kv.value for kv in session.peer.received["/diagnostics"][-1].status[0].values}
     assert int(values["frames_bad"]) >= 200, values
     assert not [m for m in session.peer.received["/depth/image"] if m.header.stamp.sec == 5]
-    good = image_msg(rgb_image(120, 160, seed=5), "rgb8", stamp_ns=6_000_000_000)
+    good = image_msg(rgb_image(120, 160, seed=5), "rgb8", stamp=6_000_000_000)
     assert session.request(good, camera_info_msg(160, 120)) is not None
     assert "skipping frame" in session.node.log()
 
@@ -226,7 +225,7 @@ def test_camera_info_is_scaled_to_model_resolution(tmp_path, tiny_checkpoint):
     s = Session(tmp_path, tiny_checkpoint, output_resolution="model", points_rgb=False,
                 points_stride=2)
     try:
-        msg = image_msg(rgb_image(240, 320, seed=6), "bgr8", stamp_ns=7_000_000_000)
+        msg = image_msg(rgb_image(240, 320, seed=6), "bgr8", stamp=7_000_000_000)
         info = camera_info_msg(320, 240, fx=400.0, fy=410.0, cx=150.0, cy=110.0)
         assert s.request(msg, info, topic="/depth/points") is not None, s.node.log()
         depth = s.matching("/depth/image", msg)[0]
@@ -245,7 +244,7 @@ def test_camera_info_is_scaled_to_model_resolution(tmp_path, tiny_checkpoint):
 def test_missing_camera_info_policies(tmp_path, tiny_checkpoint):
     s = Session(tmp_path, tiny_checkpoint, camera_info_policy="require")
     try:
-        msg = image_msg(rgb_image(120, 160), "rgb8", stamp_ns=8_000_000_000)
+        msg = image_msg(rgb_image(120, 160), "rgb8", stamp=8_000_000_000)
         assert s.request(msg, None, timeout=8.0) is None
         assert "no valid camera_info" in s.node.log()
         assert s.request(msg, camera_info_msg(160, 120)) is not None
@@ -254,7 +253,7 @@ def test_missing_camera_info_policies(tmp_path, tiny_checkpoint):
 
     s = Session(tmp_path, tiny_checkpoint)  # geometry_when_available
     try:
-        msg = image_msg(rgb_image(120, 160), "rgb8", stamp_ns=9_000_000_000)
+        msg = image_msg(rgb_image(120, 160), "rgb8", stamp=9_000_000_000)
         assert s.request(msg, None) is not None
         assert not s.matching("/depth/points", msg) and not s.matching("/depth/camera_info", msg)
     finally:
@@ -287,7 +286,7 @@ def test_compressed_input(tmp_path, tiny_checkpoint):
 ])
 def test_bad_parameters_stop_the_node_with_a_clear_reason(tmp_path, tiny_checkpoint, params,
                                                           message):
-    node = NodeProcess(free_domain_id(), {"model": str(tiny_checkpoint), **params},
+    node = NodeProcess(random_domain_id(), {"model": str(tiny_checkpoint), **params},
                        log_path=tmp_path / "bad.log")
     assert node.proc.wait(timeout=60) == 1
     assert message in node.log()

@@ -9,24 +9,23 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from ros_harness import (
+from ros_harness import camera_info_msg, image_msg, rgb_image
+from sensor_msgs.msg import CameraInfo, Image
+
+from s2r_depth_ros.ros.live import (
     BEST_EFFORT,
     NodeProcess,
     Peer,
-    camera_info_msg,
-    free_domain_id,
-    image_msg,
-    rgb_image,
+    random_domain_id,
     stamp_ns,
 )
-from sensor_msgs.msg import CameraInfo, Image
 
 DURATION_S = 20.0
 RATE_HZ = 30.0
 
 
 def test_latency_and_memory_stay_bounded_under_overload(tmp_path, tiny_checkpoint):
-    domain = free_domain_id()
+    domain = random_domain_id()
     # The tiny network at a large input size: several hundred ms a frame on one thread.
     node = NodeProcess(domain, {"model": str(tiny_checkpoint), "device": "cpu", "threads": 1,
                                 "input_height": 288, "input_width": 960},

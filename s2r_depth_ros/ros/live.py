@@ -1,0 +1,181 @@
+"""Run the depth node for real and talk to it: used by the demo, bag replay and the tests.
+
+The node runs in its own process; a peer node lives in this process in its own rclpy
+Context and ROS domain, with the loopback-only Fast DDS profile, so nothing leaves the
+machine and concurrent runs never see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+FASTDDS_PROFILE = Path(__file__).resolve().with_name("fastdds_localhost.xml")
+RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                      reliability=ReliabilityPolicy.RELIABLE)
+BEST_EFFORT = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                         reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def loopback_environment(domain_id: int) -> dict[str, str]:
+    """Environment variables that keep DDS on this machine, in the given domain."""
+    return {"ROS_DOMAIN_ID": str(domain_id),
+            "ROS_AUTOMATIC_DISCOVERY_RANGE": "SYSTEM_DEFAULT",
+            "FASTDDS_DEFAULT_PROFILES_FILE": str(FASTDDS_PROFILE)}
+
+
+def use_loopback(domain_id: int) -> None:
+    """Apply :func:`loopback_environment` to this process (before any rclpy.init)."""
+    os.environ.update(loopback_environment(domain_id))
+
+
+def random_domain_id() -> int:
+    """A random domain (1..200 keeps the DDS port numbers valid)."""
+    return random.SystemRandom().randint(1, 200)
+
+
+def _ros_value(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+class NodeProcess:
+    """``depth_node`` as a child process, started with parameters and remappings."""
+
+    def __init__(self, domain_id: int, params: dict, remaps: dict | None = None,
+                 log_path: Path | None = None) -> None:
+        args = [sys.executable, "-m", "s2r_depth_ros.ros.depth_node", "--ros-args"]
+        for key, value in params.items():
+            args += ["-p", f"{key}:={_ros_value(value)}"]
+        for source, target in (remaps or {}).items():
+            args += ["-r", f"{source}:={target}"]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **loopback_environment(domain_id))
+        self.log_path = log_path
+        self._log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        """Whether the process still runs."""
+        return self.proc.poll() is None
+
+    def rss_mb(self) -> float:
+        """Resident memory of the node process in MiB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+        raise RuntimeError("VmRSS not found")
+
+    def log(self) -> str:
+        """Everything the node printed so far."""
+        return self.log_path.read_text() if self.log_path else ""
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Ctrl-C the node (kill it if it hangs); return its exit status."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+        return self.proc.returncode
+
+
+class Peer:
+    """A node in its own Context, spun on a background thread, recording what it hears.
+
+    Arrival times are wall-clock nanoseconds, comparable with header stamps set from
+    ``time.time_ns()`` by the publisher.
+    """
+
+    def __init__(self, domain_id: int, name: str = "") -> None:
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(name or f"s2r_peer_{os.getpid()}_{id(self):x}",
+                                      context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list] = {}
+        self.arrival: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # the context is shutting down
+                return
+
+    def listen(self, msg_type, topic: str, qos: QoSProfile = RELIABLE) -> None:
+        """Record every message on ``topic`` with its arrival time."""
+        self.received[topic] = []
+        self.arrival[topic] = []
+
+        def callback(msg, topic=topic):
+            now = time.time_ns()
+            with self._lock:
+                self.received[topic].append(msg)
+                self.arrival[topic].append(now)
+
+        self.node.create_subscription(msg_type, topic, callback, qos)
+
+    def publisher(self, msg_type, topic: str, qos: QoSProfile = RELIABLE):
+        """Create a publisher on the peer node."""
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def count(self, topic: str) -> int:
+        """Messages received so far on ``topic``."""
+        with self._lock:
+            return len(self.received[topic])
+
+    def clear(self) -> None:
+        """Forget everything received so far."""
+        with self._lock:
+            for topic in self.received:
+                self.received[topic].clear()
+                self.arrival[topic].clear()
+
+    def publish_until(self, publish: Callable[[], None], done: Callable[[], bool],
+                      timeout: float = 60.0, period: float = 0.25) -> bool:
+        """Re-publish until ``done()``: discovery is asymmetric and may take a moment."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            publish()
+            end = time.monotonic() + period
+            while time.monotonic() < end:
+                if done():
+                    return True
+                time.sleep(0.01)
+        return done()
+
+    def close(self) -> None:
+        """Shut the peer's context down and join its thread."""
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=2.0)
+
+
+def stamp_ns(msg) -> int:
+    """A message header's stamp in nanoseconds."""
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def set_stamp(msg, nanoseconds: int) -> None:
+    """Set a message header's stamp from nanoseconds."""
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(int(nanoseconds), 1_000_000_000)

@@ -1,0 +1,95 @@
+"""The package as ROS users get it: colcon build layout, launch file, params, rviz config."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO
+from s2r_depth_ros.ros.settings import NodeSettings
+
+LAUNCH = REPO / "launch" / "depth.launch.py"
+
+
+def launch_calls(name: str) -> list[ast.Call]:
+    tree = ast.parse(LAUNCH.read_text())
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", None)) == name]
+
+
+def keyword(call: ast.Call, name: str):
+    return next(k.value for k in call.keywords if k.arg == name)
+
+
+def test_params_yaml_matches_node_settings():
+    params = yaml.safe_load((REPO / "config" / "params.yaml").read_text())["/**"][
+        "ros__parameters"]
+    defaults = {f.name: f.default for f in fields(NodeSettings)}
+    assert params == defaults
+    NodeSettings(**params)  # and they validate
+
+
+def test_launch_file_declares_the_documented_arguments_and_names_a_real_node():
+    compile(LAUNCH.read_text(), str(LAUNCH), "exec")
+    declared = {ast.literal_eval(c.args[0]) for c in launch_calls("DeclareLaunchArgument")}
+    assert declared == {"params_file", "model", "device", "image", "camera_info", "namespace",
+                        "use_sim_time", "rviz"}
+    nodes = {ast.literal_eval(keyword(c, "executable")): c for c in launch_calls("Node")}
+    setup = (REPO / "setup.py").read_text()
+    assert "depth_node = s2r_depth_ros.ros.depth_node:main" in setup
+    depth_node = nodes["depth_node"]
+    overrides = [d for d in ast.walk(keyword(depth_node, "parameters")) if isinstance(d, ast.Dict)]
+    keys = {ast.literal_eval(k) for d in overrides for k in d.keys}
+    assert keys <= {f.name for f in fields(NodeSettings)} | {"use_sim_time"}
+    remapped = {ast.literal_eval(t.elts[0]) for t in keyword(depth_node, "remappings").elts}
+    assert remapped == {"image", "camera_info"}
+    # Only APIs that exist in Humble, Jazzy and Kilted.
+    imports = {n.module for n in ast.walk(ast.parse(LAUNCH.read_text()))
+               if isinstance(n, ast.ImportFrom)}
+    assert imports <= {"launch", "launch.actions", "launch.conditions", "launch.substitutions",
+                       "launch_ros.actions", "launch_ros.substitutions"}
+
+
+def test_rviz_config_subscribes_to_node_outputs_with_matching_qos():
+    config = yaml.safe_load((REPO / "config" / "depth.rviz").read_text())
+    displays = {d["Topic"]["Value"]: d for d in config["Visualization Manager"]["Displays"]}
+    assert set(displays) == {"image", "depth/colorized", "depth/points"}
+    for topic in ("depth/colorized", "depth/points"):
+        # The node publishes reliable: a reliable display connects, a best-effort one would too.
+        assert displays[topic]["Topic"]["Reliability Policy"] == "Reliable"
+    assert displays["image"]["Topic"]["Reliability Policy"] == "Best Effort"
+    assert NodeSettings().output_reliability == "reliable"
+
+
+def test_colcon_build_installs_a_complete_ament_package(tmp_path):
+    colcon = Path(sys.executable).with_name("colcon")
+    if not colcon.exists():
+        colcon = shutil.which("colcon")
+    assert colcon, "colcon is part of the development requirements"
+    source = tmp_path / "src" / "s2r_depth_ros"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    result = subprocess.run([str(colcon), "build", "--base-paths", "src"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    install = tmp_path / "install" / "s2r_depth_ros"
+    share = install / "share" / "s2r_depth_ros"
+    assert (install / "share/ament_index/resource_index/packages/s2r_depth_ros").is_file()
+    for name in ("package.xml", "launch/depth.launch.py", "config/params.yaml",
+                 "config/depth.rviz"):
+        assert (share / name).is_file(), name
+    for script in ("depth_node", "s2r-depth"):
+        assert (install / "lib" / "s2r_depth_ros" / script).is_file(), script
+    site = next((install / "lib").glob("python3*/site-packages"))
+    assert (site / "s2r_depth_ros" / "ros" / "depth_node.py").is_file()
+    assert (site / "s2r_depth_ros" / "ros" / "fastdds_localhost.xml").is_file()
