@@ -103,11 +103,22 @@ def depth_to_msg(depth: np.ndarray, header: Header) -> Image:
                  is_bigendian=False, step=depth.shape[1] * 4, data=depth.tobytes())
 
 
+def colour_to_msg(pixels: np.ndarray, header: Header, encoding: str) -> Image:
+    """An 8-bit three-channel Image ('rgb8' or 'bgr8') with the given header."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    return Image(header=header, height=pixels.shape[0], width=pixels.shape[1],
+                 encoding=encoding, is_bigendian=False, step=pixels.shape[1] * 3,
+                 data=pixels.tobytes())
+
+
 def bgr_to_msg(bgr: np.ndarray, header: Header) -> Image:
     """A bgr8 Image with the given header."""
-    bgr = np.ascontiguousarray(bgr, dtype=np.uint8)
-    return Image(header=header, height=bgr.shape[0], width=bgr.shape[1], encoding="bgr8",
-                 is_bigendian=False, step=bgr.shape[1] * 3, data=bgr.tobytes())
+    return colour_to_msg(bgr, header, "bgr8")
+
+
+def rgb_to_msg(rgb: np.ndarray, header: Header | None = None, frame_id: str = "") -> Image:
+    """An rgb8 Image; without a header, one with ``frame_id`` and a zero stamp."""
+    return colour_to_msg(rgb, header or Header(frame_id=frame_id), "rgb8")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -179,3 +180,26 @@ def stamp_ns(msg) -> int:
 def set_stamp(msg, nanoseconds: int) -> None:
     """Set a message header's stamp from nanoseconds."""
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(int(nanoseconds), 1_000_000_000)
+
+
+def latency_summary(latencies_ms: list[float]) -> dict[str, float]:
+    """Count, mean and p50/p95/p99/max of a list of latencies in milliseconds."""
+    if not latencies_ms:
+        return {"count": 0}
+    values = np.asarray(latencies_ms, dtype=np.float64)
+    summary = {"count": int(values.size), "mean": float(values.mean())}
+    for q in (50, 95, 99):
+        summary[f"p{q}"] = float(np.percentile(values, q))
+    summary["max"] = float(values.max())
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()}
+
+
+def match_outputs(peer: Peer, topic: str, sent_stamps: list[int]) -> dict[int, tuple]:
+    """Outputs on ``topic`` keyed by input stamp: (message, latency in ms from the stamp)."""
+    wanted = set(sent_stamps)
+    matched = {}
+    for msg, arrival in zip(list(peer.received[topic]), list(peer.arrival[topic])):
+        stamp = stamp_ns(msg)
+        if stamp in wanted and stamp not in matched:
+            matched[stamp] = (msg, (arrival - stamp) / 1e6)
+    return matched
