@@ -70,10 +70,10 @@ def main() -> None:
 
     peak = matmul_peak_gflops()
     with torch.inference_mode():
-        for name, (functions, inputs, _, _) in setups.items():  # warm-up
+        for functions, inputs, _, _ in setups.values():  # warm-up
             functions["total"](*inputs["total"])
         for _ in range(args.repeats):
-            for name, (functions, inputs, _, times) in setups.items():
+            for functions, inputs, _, times in setups.values():
                 for part, fn in functions.items():
                     start = time.perf_counter()
                     fn(*inputs[part])

@@ -5,12 +5,13 @@ Example: ros2 launch s2r_depth_ros depth.launch.py image:=/camera/color/image_ra
              camera_info:=/camera/color/camera_info rviz:=true
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 PACKAGE = "s2r_depth_ros"
 

@@ -1,0 +1,167 @@
+"""Node end to end against the model alone, measured side by side in one run.
+
+Usage: python benchmarks/bench_node.py [--model FILE|outdoor] [--frames 60]
+Without --model a randomly initialised lite network is used (same speed as trained weights).
+Prints model-only frames/s, node frames/s (closed loop: next frame once the previous depth
+arrived, so it measures the node, not the queue), latency p50/p99, and the per-frame cost of
+the node's own work (decode, point cloud, colourising, message building).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+
+from s2r_depth_ros.inference import colorize_depth, open_estimator
+from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
+from s2r_depth_ros.ros.conversions import (
+    Intrinsics,
+    bgr_to_msg,
+    camera_info_for,
+    cloud_to_msg,
+    depth_to_cloud_array,
+    depth_to_msg,
+    image_to_rgb,
+    rgb_to_msg,
+)
+from s2r_depth_ros.ros.live import (
+    NodeProcess,
+    Peer,
+    latency_summary,
+    random_domain_id,
+    set_stamp,
+    stamp_ns,
+    use_loopback,
+)
+
+
+def timed(fn, repeats: int) -> float:
+    """Median milliseconds of ``fn()``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def model_only_fps(estimator, rgb: np.ndarray, frames: int) -> float:
+    estimator.predict(rgb)
+    start = time.perf_counter()
+    for _ in range(frames):
+        estimator.predict(rgb)
+    return frames / (time.perf_counter() - start)
+
+
+def node_closed_loop(model: str, rgb: np.ndarray, frames: int, threads: int) -> dict:
+    domain = random_domain_id()
+    use_loopback(domain)
+    height, width = rgb.shape[:2]
+    with tempfile.TemporaryDirectory() as tmp:
+        node = NodeProcess(domain, {"model": model, "device": "cpu", "threads": threads},
+                           log_path=Path(tmp) / "node.log")
+        peer = Peer(domain)
+        try:
+            peer.listen(Image, "/depth/image")
+            peer.listen(PointCloud2, "/depth/points")
+            image_pub = peer.publisher(Image, "/image")
+            info_pub = peer.publisher(CameraInfo, "/camera_info")
+            msg = rgb_to_msg(rgb, frame_id="bench")
+            info = camera_info_for(None, Intrinsics(500, 500, width / 2, height / 2, width,
+                                                    height), msg.header)
+
+            def send() -> int:
+                stamp = time.time_ns()
+                set_stamp(msg, stamp)
+                info_pub.publish(info)
+                image_pub.publish(msg)
+                return stamp
+
+            assert peer.publish_until(send, lambda: peer.count("/depth/points") > 0, 120), \
+                node.log()
+            time.sleep(0.5)
+            peer.clear()
+            latencies = []
+            start = time.perf_counter()
+            for _ in range(frames):
+                stamp = send()
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    clouds = peer.received["/depth/points"]
+                    if clouds and stamp_ns(clouds[-1]) == stamp:
+                        latencies.append((peer.arrival["/depth/points"][-1] - stamp) / 1e6)
+                        break
+                    time.sleep(0.0005)
+            elapsed = time.perf_counter() - start
+        finally:
+            peer.close()
+            node.stop()
+    return {"fps": len(latencies) / elapsed, "latency": latency_summary(latencies)}
+
+
+def node_work_breakdown(rgb: np.ndarray, depth: np.ndarray, repeats: int) -> dict[str, float]:
+    height, width = rgb.shape[:2]
+    header = Header(frame_id="bench")
+    intrinsics = Intrinsics(500, 500, width / 2, height / 2, width, height)
+    msg = rgb_to_msg(rgb, header)
+    return {
+        "decode image": timed(lambda: image_to_rgb(msg), repeats),
+        "depth message": timed(lambda: depth_to_msg(depth, header), repeats),
+        "cloud xyzrgb (array + message)": timed(
+            lambda: cloud_to_msg(depth_to_cloud_array(depth, intrinsics, 1, rgb), header),
+            repeats),
+        "cloud xyz (array + message)": timed(
+            lambda: cloud_to_msg(depth_to_cloud_array(depth, intrinsics), header), repeats),
+        "colourise + message": timed(lambda: bgr_to_msg(colorize_depth(depth), header), repeats),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="checkpoint or shipped name (default: random lite)")
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model
+        if model is None:
+            model = str(save_checkpoint(S2RDepthNet(preset("lite")).eval(), Path(tmp) / "l.pt"))
+        estimator = open_estimator(model, device="cpu", threads=args.threads)
+        rng = np.random.default_rng(0)
+        rgb = rng.integers(0, 255, (args.height, args.width, 3), dtype=np.uint8)
+        depth = estimator.predict(rgb)
+        before = model_only_fps(estimator, rgb, args.frames)
+        node = node_closed_loop(model, rgb, args.frames, args.threads)
+        after = model_only_fps(estimator, rgb, args.frames)
+        work = node_work_breakdown(rgb, depth, 20)
+    model_fps = (before + after) / 2
+    cfg = estimator.config
+    print(f"model {cfg.name} at {cfg.input_height}x{cfg.input_width}, input "
+          f"{args.width}x{args.height} rgb8 with points (xyzrgb), {args.threads} threads\n")
+    print("| measure | value |\n|---|---|")
+    print(f"| model only (predict incl. resize/upsample), frames/s | {model_fps:.1f} "
+          f"(before {before:.1f}, after {after:.1f}) |")
+    print(f"| node end to end, closed loop, frames/s | {node['fps']:.1f} |")
+    print(f"| node / model-only | {node['fps'] / model_fps:.2f} |")
+    lat = node["latency"]
+    print(f"| node latency stamp -> cloud arrival p50 / p99 ms | {lat.get('p50')} / "
+          f"{lat.get('p99')} |")
+    print(f"| node overhead per frame, ms (1/node - 1/model) | "
+          f"{1000 / node['fps'] - 1000 / model_fps:.1f} |")
+    for name, ms in work.items():
+        print(f"| {name}, ms | {ms:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

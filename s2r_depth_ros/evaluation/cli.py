@@ -1,0 +1,208 @@
+"""Subcommands `eval` (manifest or folders) and `eval-bag` (rosbag1/rosbag2 with GT depth)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..inference.cli import add_model_arguments, estimator_from_args
+from .baselines import BASELINES, PinholeCamera
+from .metrics import CROPS, PROTOCOLS, Protocol
+from .runner import DepthMethod, Evaluation, Frame, baseline_method, model_method
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MANIFEST = REPO.parent / "shared" / "real_rgbd" / "manifest.json"
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """Overrides of the protocol presets, and what to compare."""
+    group = parser.add_argument_group("protocol")
+    group.add_argument("--crop", choices=CROPS, help="crop (default: the protocol's)")
+    group.add_argument("--min-depth", type=float, help="lower depth bound in metres")
+    group.add_argument("--max-depth", type=float, help="upper depth bound in metres")
+    group.add_argument("--no-model", action="store_true", help="score the baselines only")
+    group.add_argument("--no-baselines", action="store_true", help="score the model only")
+    group.add_argument("--report-frames", type=int, default=6,
+                       help="frames per group shown as images in report.html (default 6)")
+    group.add_argument("--limit", type=int, help="evaluate at most N frames (per group for eval)")
+    group.add_argument("--output", "-o", required=True, help="folder for metrics.json, "
+                       "frames.csv and report.html")
+    group.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    if args.report_frames < 0:
+        raise ValueError(f"--report-frames must be >= 0, got {args.report_frames}")
+    if args.no_model and args.no_baselines:
+        raise ValueError("--no-model and --no-baselines leave nothing to evaluate")
+
+
+def _protocol(base: Protocol, args: argparse.Namespace) -> Protocol:
+    return base.with_overrides(args.crop, args.min_depth, args.max_depth)
+
+
+def _methods(args: argparse.Namespace) -> tuple[dict[str, DepthMethod], dict]:
+    """The model (unless --no-model) then the baselines (unless --no-baselines)."""
+    methods: dict[str, DepthMethod] = {}
+    info: dict = {}
+    if not args.no_model:
+        estimator = estimator_from_args(args)
+        cfg = estimator.config
+        methods["model"] = model_method(estimator)
+        info["model"] = {"source": args.official_dir or args.model or "outdoor (shipped)",
+                         "config": cfg.name, "input": f"{cfg.input_width}x{cfg.input_height}",
+                         "max_depth": cfg.max_depth}
+    if not args.no_baselines:
+        for name in BASELINES:
+            methods[name] = baseline_method(name)
+    return methods, info
+
+
+def _finish(evaluation: Evaluation, args: argparse.Namespace, info: dict, title: str) -> None:
+    evaluation.write(args.output, info, title)
+    if not args.quiet:
+        print(evaluation.table())
+        print(f"wrote {Path(args.output) / 'metrics.json'}, frames.csv and report.html")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Score the model and the baselines on the manifest or on an image + depth folder."""
+    from .sources import folder_sources, manifest_sources
+
+    _check_common(args)
+    if bool(args.rgb_dir) != bool(args.depth_dir):
+        raise ValueError("--rgb-dir and --depth-dir go together")
+    if args.rgb_dir:
+        camera = PinholeCamera(*args.intrinsics) if args.intrinsics else None
+        sources, missing = folder_sources(args.rgb_dir, args.depth_dir, args.depth_scale,
+                                          args.protocol, camera, args.limit)
+        source = {"rgb_dir": args.rgb_dir, "depth_dir": args.depth_dir,
+                  "depth_scale": args.depth_scale, "images_without_depth": missing}
+        protocols = {args.protocol: _protocol(PROTOCOLS[args.protocol], args)}
+    else:
+        sources = manifest_sources(args.manifest, args.limit)
+        source = {"manifest": str(args.manifest)}
+        protocols = {name: _protocol(p, args) for name, p in PROTOCOLS.items()}
+    methods, info = _methods(args)
+    evaluation = Evaluation(methods, protocols, report_frames=args.report_frames)
+    for item in tqdm(sources, desc="eval", unit="frame", disable=args.quiet):
+        evaluation.add(item.load())
+    if not evaluation.rows:
+        raise ValueError("no frame had valid ground truth inside the protocol's range and crop")
+    _finish(evaluation, args, {"command": "eval", "source": source, **info}, "s2r-depth eval")
+    return 0
+
+
+def run_eval_bag(args: argparse.Namespace) -> int:
+    """Pair images with GT depth in a bag by stamp, score them, optionally write a depth bag."""
+    from .bag_io import BagError, BagPairReader, DepthBagWriter, OutputTopics
+
+    _check_common(args)
+    if args.write_bag and Path(args.write_bag).exists():
+        raise ValueError(f"--write-bag target {args.write_bag} exists already")
+    protocol = _protocol(PROTOCOLS[args.protocol], args)
+    with BagPairReader(args.bag, args.image_topic, args.gt_depth_topic, args.camera_info_topic,
+                       args.stamp_tolerance) as reader:
+        stats = reader.plan()
+        if stats.matched == 0:
+            reason = f"; {stats.error}" if stats.error else ""
+            raise BagError(f"no image on {args.image_topic} has a ground-truth message within "
+                           f"{args.stamp_tolerance} s ({stats.images} images, "
+                           f"{stats.gt_messages} GT messages){reason}")
+        methods, info = _methods(args)
+        evaluation = Evaluation(methods, {protocol.name: protocol},
+                                report_frames=args.report_frames)
+        writer = None
+        if args.write_bag:
+            colour_range = (max(protocol.min_depth, protocol.max_depth / 100), protocol.max_depth)
+            writer = DepthBagWriter(args.write_bag, args.write_storage,
+                                    OutputTopics(image=args.image_topic),
+                                    cloud_stride=args.cloud_stride, colour_range=colour_range)
+        try:
+            for pair in tqdm(reader.pairs(args.limit), total=reader.matched_count(args.limit),
+                             desc="eval-bag", unit="frame", disable=args.quiet):
+                frame = Frame(name=f"{pair.index:06d}", rgb=pair.rgb, gt=pair.gt,
+                              group=protocol.name, camera=pair.camera, stamp_ns=pair.stamp_ns)
+                predictions = evaluation.add(frame)
+                if writer is not None:
+                    writer.write_frame(pair.rgb, next(iter(predictions.values())),
+                                       pair.stamp_ns, pair.frame_id, pair.camera,
+                                       pair.log_time_ns)
+        finally:
+            if writer is not None:
+                writer.close()
+    info = {"command": "eval-bag",
+            "source": {"bag": str(args.bag), "image_topic": args.image_topic,
+                       "gt_depth_topic": args.gt_depth_topic,
+                       "camera_info_topic": reader.camera_info_topic,
+                       "stamp_tolerance_s": args.stamp_tolerance},
+            "pairing": stats.to_dict(), **info}
+    if args.write_bag:
+        info["written_bag"] = {"path": str(args.write_bag), "storage": args.write_storage,
+                               "frames": writer.frames}
+    if evaluation.rows:
+        _finish(evaluation, args, info, "s2r-depth eval-bag")
+    if not args.quiet:
+        print(f"{stats.images} images, {stats.gt_messages} GT messages, {stats.matched} matched, "
+              f"{len(stats.unmatched_image_stamps)} images without GT within "
+              f"{args.stamp_tolerance} s", file=sys.stderr)
+    if stats.error:
+        kept = (f"; partial results for {len(evaluation.rows) // len(methods)} frames in "
+                f"{args.output}") if evaluation.rows else ""
+        raise BagError(stats.error + kept)
+    if not evaluation.rows:
+        detail = f" ({stats.decode_errors[0]})" if stats.decode_errors else ""
+        raise BagError(f"no paired frame could be scored{detail}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `eval` and `eval-bag`."""
+    evaluate = subparsers.add_parser(
+        "eval", help="score the model and no-learning baselines against GT depth",
+        description="S2R protocol (clamp, range mask, crop, per-image median scaling) on the "
+        "real-RGB-D manifest (grouped by domain: outdoor_driving -> outdoor, indoor -> indoor) "
+        "or on an image folder with a same-stem depth folder.")
+    evaluate.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST,
+                          help=f"manifest.json (default {DEFAULT_MANIFEST})")
+    evaluate.add_argument("--rgb-dir", help="image folder (instead of the manifest)")
+    evaluate.add_argument("--depth-dir", help="depth folder: <stem>.png/.pgm/.tif/.npy")
+    evaluate.add_argument("--depth-scale", type=float, default=0.001,
+                          help="metres per raw depth unit (default 0.001: millimetre PNG; "
+                          "1 for .npy in metres)")
+    evaluate.add_argument("--protocol", choices=sorted(PROTOCOLS), default="outdoor",
+                          help="protocol for folder evaluation (default outdoor)")
+    evaluate.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"),
+                          help="camera of the folder images, for the ground-plane baseline "
+                          "(default: focal = width, centred)")
+    add_protocol_arguments(evaluate)
+    add_model_arguments(evaluate)
+    evaluate.set_defaults(func=run_eval)
+
+    bag = subparsers.add_parser(
+        "eval-bag", help="evaluate on a rosbag (ROS 2 sqlite3/MCAP or ROS 1) with GT depth",
+        description="Pairs images with ground-truth depth (32FC1 metres or 16UC1 millimetres) "
+        "by header stamp, scores them like `eval`, and can write a rosbag2 with the results.")
+    bag.add_argument("bag", help="rosbag2 folder, .mcap/.db3 file, or ROS 1 .bag")
+    bag.add_argument("--image-topic", required=True, help="sensor_msgs/Image colour topic")
+    bag.add_argument("--gt-depth-topic", required=True, help="sensor_msgs/Image depth topic")
+    bag.add_argument("--camera-info-topic", help="CameraInfo topic (default: camera_info "
+                     "beside the image topic, if present)")
+    bag.add_argument("--stamp-tolerance", type=float, default=0.02,
+                     help="largest image/GT stamp difference in seconds (default 0.02)")
+    bag.add_argument("--protocol", choices=sorted(PROTOCOLS), default="outdoor",
+                     help="protocol preset (default outdoor)")
+    bag.add_argument("--write-bag", help="write a rosbag2 (metadata version 8) with images, "
+                     "depth, colourised depth, camera_info and points")
+    bag.add_argument("--write-storage", choices=["sqlite3", "mcap"], default="sqlite3",
+                     help="storage of --write-bag (default sqlite3)")
+    bag.add_argument("--cloud-stride", type=int, default=2,
+                     help="pixel stride of the written point clouds (default 2)")
+    add_protocol_arguments(bag)
+    add_model_arguments(bag)
+    bag.set_defaults(func=run_eval_bag)
