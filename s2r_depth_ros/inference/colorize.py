@@ -27,22 +27,23 @@ def colorize_depth(depth: np.ndarray, min_depth: float | None = None,
     if colormap not in COLORMAPS:
         raise ValueError(f"unknown colormap {colormap!r}; choose from {sorted(COLORMAPS)}")
     depth = np.asarray(depth, dtype=np.float32)
-    valid = np.isfinite(depth) & (depth > 0)
-    out = np.zeros(depth.shape + (3,), np.uint8)
-    if not valid.any():
-        return out
-    lo = float(depth[valid].min()) if min_depth is None else float(min_depth)
-    hi = float(depth[valid].max()) if max_depth is None else float(max_depth)
-    lo = max(lo, 1e-3)
-    hi = max(hi, lo * 1.001)
-    clipped = np.clip(np.where(valid, depth, hi), lo, hi)
+    valid = (depth > 0) & (depth < np.inf)  # NaN compares false
+    if min_depth is None or max_depth is None:
+        if not valid.any():
+            return np.zeros(depth.shape + (3,), np.uint8)
+        valid_min, valid_max, _, _ = cv2.minMaxLoc(depth, mask=valid.view(np.uint8))
+    lo = max(valid_min if min_depth is None else float(min_depth), 1e-3)
+    hi = max(valid_max if max_depth is None else float(max_depth), lo * 1.001)
+    clipped = np.clip(depth, lo, hi)
+    # OpenCV's saturating scale-and-convert does the mapping to 0..255 in one pass.
     if inverse:
-        scaled = (1.0 / clipped - 1.0 / hi) / (1.0 / lo - 1.0 / hi)
+        scale = 255.0 / (1.0 / lo - 1.0 / hi)
+        grey = cv2.convertScaleAbs(cv2.divide(1.0, clipped), alpha=scale, beta=-scale / hi)
     else:
-        scaled = (clipped - lo) / (hi - lo)
-    grey = (scaled * 255.0 + 0.5).astype(np.uint8)
+        scale = 255.0 / (hi - lo)
+        grey = cv2.convertScaleAbs(clipped, alpha=scale, beta=-scale * lo)
     table = COLORMAPS[colormap]
-    coloured = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR) if table is None else cv2.applyColorMap(
-        grey, table)
-    out[valid] = coloured[valid]
-    return out
+    coloured = (cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR) if table is None
+                else cv2.applyColorMap(grey, table))
+    coloured[~valid] = 0
+    return coloured

@@ -96,19 +96,26 @@ def image_to_depth(msg) -> np.ndarray:
     return depth
 
 
+def _with_data(msg, array: np.ndarray):
+    """Set a message's byte payload with one copy (the constructor's ``data=`` makes two)."""
+    msg.data = np.ascontiguousarray(array).tobytes()
+    return msg
+
+
 def depth_to_msg(depth: np.ndarray, header: Header) -> Image:
     """A 32FC1 Image (metres) with the given header (REP 118)."""
-    depth = np.ascontiguousarray(depth, dtype=np.float32)
-    return Image(header=header, height=depth.shape[0], width=depth.shape[1], encoding="32FC1",
-                 is_bigendian=False, step=depth.shape[1] * 4, data=depth.tobytes())
+    depth = np.asarray(depth, dtype=np.float32)
+    return _with_data(Image(header=header, height=depth.shape[0], width=depth.shape[1],
+                            encoding="32FC1", is_bigendian=False, step=depth.shape[1] * 4),
+                      depth)
 
 
 def colour_to_msg(pixels: np.ndarray, header: Header, encoding: str) -> Image:
     """An 8-bit three-channel Image ('rgb8' or 'bgr8') with the given header."""
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    return Image(header=header, height=pixels.shape[0], width=pixels.shape[1],
-                 encoding=encoding, is_bigendian=False, step=pixels.shape[1] * 3,
-                 data=pixels.tobytes())
+    pixels = np.asarray(pixels, dtype=np.uint8)
+    return _with_data(Image(header=header, height=pixels.shape[0], width=pixels.shape[1],
+                            encoding=encoding, is_bigendian=False, step=pixels.shape[1] * 3),
+                      pixels)
 
 
 def bgr_to_msg(bgr: np.ndarray, header: Header) -> Image:
@@ -216,6 +223,6 @@ def cloud_to_msg(cloud: np.ndarray, header: Header) -> PointCloud2:
     offsets = [0, 4, 8, 16]
     fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
               for n, o in zip(names, offsets)]
-    return PointCloud2(header=header, height=rows, width=cols, fields=fields,
-                       is_bigendian=False, point_step=floats * 4, row_step=floats * 4 * cols,
-                       is_dense=False, data=cloud.tobytes())
+    return _with_data(PointCloud2(header=header, height=rows, width=cols, fields=fields,
+                                  is_bigendian=False, point_step=floats * 4,
+                                  row_step=floats * 4 * cols, is_dense=False), cloud)
