@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from ..model import load_official, save_checkpoint
 from .colorize import colorize_depth
+from .estimator import BACKENDS
 from .loading import open_estimator
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
@@ -29,12 +30,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     group.add_argument("--fp16", action="store_true", help="half precision on CUDA")
     group.add_argument("--threads", type=int, help="CPU threads for inference")
+    group.add_argument("--backend", choices=BACKENDS, default="eager",
+                       help="eager (default) or compile (torch.compile; slow first frame)")
 
 
 def estimator_from_args(args: argparse.Namespace):
     """Open the estimator the shared model arguments describe."""
     return open_estimator(args.model, args.official_dir, args.domain, device=args.device,
-                          fp16=args.fp16, threads=args.threads)
+                          fp16=args.fp16, threads=args.threads,
+                          backend=args.backend)
 
 
 def collect_images(inputs: list[str]) -> list[Path]:

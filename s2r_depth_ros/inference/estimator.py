@@ -10,6 +10,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
+from .optimize import fold_model
+
+# Inference back-ends: eager PyTorch, or the same graph through torch.compile.
+BACKENDS = ("eager", "compile")
 
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
@@ -50,7 +54,8 @@ class DepthEstimator:
     """Runs an S2R-DepthNet on numpy images: pre-processing, device, precision, post-processing."""
 
     def __init__(self, model: S2RDepthNet, device: str = "auto", fp16: bool = False,
-                 threads: int | None = None, input_size: tuple[int, int] | None = None) -> None:
+                 threads: int | None = None, input_size: tuple[int, int] | None = None,
+                 backend: str = "eager") -> None:
         if threads is not None:
             if threads < 1:
                 raise ValueError(f"threads must be >= 1, got {threads}")
@@ -59,9 +64,18 @@ class DepthEstimator:
         self.fp16 = bool(fp16) and self.device.type == "cuda"
         if input_size is not None:
             model.config = model.config.with_input(*input_size)
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}")
         self.model = model.eval().to(self.device)
+        # The network that runs: BatchNorm folded, parallel convs fused (exact), NHWC on CPU.
+        self.network = fold_model(self.model)
+        if self.device.type == "cpu":
+            self.network = self.network.to(memory_format=torch.channels_last)
         if self.fp16:
-            self.model.half()
+            self.network.half()
+        if backend == "compile":
+            self.network = torch.compile(self.network, dynamic=False)
+        self.backend = backend
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs) -> DepthEstimator:
@@ -85,14 +99,15 @@ class DepthEstimator:
         x = torch.from_numpy(np.require(resized, requirements=["C", "W"])).to(self.device)
         x = x.permute(2, 0, 1).unsqueeze(0)
         x = x.half() if self.fp16 else x.float()
-        return x.div_(127.5).sub_(1.0)
+        x = x.div_(127.5).sub_(1.0)
+        return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else x
 
     @torch.inference_mode()
     def predict(self, rgb: np.ndarray, output_size: tuple[int, int] | None = None) -> np.ndarray:
         """Depth in metres, float32, at ``output_size`` (height, width; default: the image's)."""
         rgb = check_rgb(rgb)
         height, width = output_size or rgb.shape[:2]
-        tanh_depth = self.model(self.preprocess(rgb)).float()
+        tanh_depth = self.network(self.preprocess(rgb)).float()
         tanh_depth = F.interpolate(tanh_depth, size=(height, width), mode="bilinear",
                                    align_corners=True)
         depth = self.model.to_metres(tanh_depth)[0, 0]

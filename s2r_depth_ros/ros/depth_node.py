@@ -70,7 +70,7 @@ class DepthNode(Node):
         self.settings = s = NodeSettings.declare(self)
         input_size = (s.input_height, s.input_width) if s.input_height else None
         self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
-                                        device=s.device, fp16=s.fp16,
+                                        device=s.device, fp16=s.fp16, backend=s.backend,
                                         threads=s.threads or None, input_size=input_size)
         cfg = self.estimator.config
         self.max_depth = s.max_depth or cfg.max_depth

@@ -9,6 +9,7 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ..inference.colorize import COLORMAPS
+from ..inference.estimator import BACKENDS
 
 CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
 RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -28,6 +29,7 @@ class NodeSettings:
     domain: str = "vkitti"
     device: str = "auto"
     fp16: bool = False
+    backend: str = "eager"
     threads: int = 0
     input_height: int = 0
     input_width: int = 0
@@ -52,6 +54,7 @@ class NodeSettings:
     def __post_init__(self) -> None:
         checks = [
             (self.domain in ("vkitti", "suncg"), "domain", "vkitti or suncg"),
+            (self.backend in BACKENDS, "backend", " | ".join(BACKENDS)),
             (self.threads >= 0, "threads", ">= 0"),
             ((self.input_height == 0) == (self.input_width == 0), "input_height/input_width",
              "both 0 or both set"),

@@ -1,0 +1,90 @@
+"""Exact inference rewrites: BatchNorm folded into convolutions, parallel convs fused.
+
+Every rewrite is algebraically exact (up to float rounding); approximate modes (reduced
+precision) are not applied here. The rewritten model keeps the same forward interface.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from ..model.attention import BasicBlock
+from ..model.depth_net import InceptionBlock
+from ..model.layers import UpProjection
+from ..model.network import S2RDepthNet
+
+
+@torch.no_grad()
+def fold_bn(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d,
+            channels: slice = slice(None)) -> None:
+    """Fold an eval-mode BatchNorm (or a channel slice of one) into the conv before it."""
+    scale = bn.weight[channels] / torch.sqrt(bn.running_var[channels] + bn.eps)
+    shift = bn.bias[channels] - bn.running_mean[channels] * scale
+    if isinstance(conv, nn.ConvTranspose2d):  # weight is [in, out, k, k]
+        conv.weight.mul_(scale.view(1, -1, 1, 1))
+    else:
+        conv.weight.mul_(scale.view(-1, 1, 1, 1))
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+    conv.bias = nn.Parameter(bias * scale + shift)
+
+
+class FusedUpProjection(nn.Module):
+    """UpProjection with BN folded and its two wide convs (same input) run as one conv."""
+
+    def __init__(self, block: UpProjection) -> None:
+        super().__init__()
+        for conv, bn in ((block.conv1, block.bn1), (block.conv1_2, block.bn1_2),
+                         (block.conv2, block.bn2)):
+            fold_bn(conv, bn)
+        self.out_channels = block.conv1.out_channels
+        self.wide = nn.Conv2d(block.conv1.in_channels, 2 * self.out_channels,
+                              block.conv1.kernel_size, padding=block.conv1.padding)
+        with torch.no_grad():
+            self.wide.weight.copy_(torch.cat([block.conv1.weight, block.conv2.weight]))
+            self.wide.bias.copy_(torch.cat([block.conv1.bias, block.conv2.bias]))
+        self.conv1_2 = block.conv1_2
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        x = nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=True)
+        both = self.wide(x)
+        branch, shortcut = both[:, : self.out_channels], both[:, self.out_channels:]
+        return torch.relu(self.conv1_2(torch.relu(branch)) + shortcut)
+
+
+def _fold_sequential(seq: nn.Sequential) -> None:
+    """Fold each (conv, BatchNorm) pair that follows directly inside a Sequential."""
+    for i in range(len(seq) - 1):
+        if isinstance(seq[i], nn.Conv2d | nn.ConvTranspose2d) and isinstance(seq[i + 1],
+                                                                             nn.BatchNorm2d):
+            fold_bn(seq[i], seq[i + 1])
+            seq[i + 1] = nn.Identity()
+
+
+@torch.no_grad()
+def fold_model(model: S2RDepthNet) -> S2RDepthNet:
+    """A copy of ``model`` (eval mode) with every BatchNorm folded and up-projections fused."""
+    model = copy.deepcopy(model).eval()
+    for module in list(model.modules()):
+        if isinstance(module, BasicBlock):
+            fold_bn(module.conv1, module.bn1)
+            fold_bn(module.conv2, module.bn2)
+            module.bn1, module.bn2 = nn.Identity(), nn.Identity()
+            if module.downsample is not None:
+                _fold_sequential(module.downsample)
+        elif isinstance(module, InceptionBlock):
+            channels = module.norm2.num_features
+            for i in range(module.width):
+                fold_bn(getattr(module, f"layer{i}")[1], module.norm1,
+                        slice(i * channels, (i + 1) * channels))
+            fold_bn(module.branch1x1[1], module.norm2)
+            module.norm1, module.norm2 = nn.Identity(), nn.Identity()
+        elif isinstance(module, nn.Sequential):
+            _fold_sequential(module)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, UpProjection):
+                setattr(parent, name, FusedUpProjection(child))
+    return model
