@@ -37,3 +37,34 @@ def test_compiled_backend_matches_eager():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="unknown backend"):
         DepthEstimator(make_model("lite"), device="cpu", backend="tensorrt-on-cpu")
+
+
+def test_onnxruntime_backend_matches_eager(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
+    model = make_model("lite", 96, 128, seed=7)
+    rgb = np.random.default_rng(1).integers(0, 255, (100, 150, 3), dtype=np.uint8)
+    eager = DepthEstimator(model, device="cpu").predict(rgb)
+    onnx_depth = DepthEstimator(model, device="cpu", backend="onnxruntime").predict(rgb)
+    assert np.abs(eager - onnx_depth).max() <= 1e-3
+    assert len(list(tmp_path.glob("*.onnx"))) == 1
+
+
+def test_export_command_writes_a_model_onnx_runtime_agrees_with(tmp_path, tiny_checkpoint):
+    import subprocess
+    import sys
+
+    import onnxruntime
+
+    out = tmp_path / "m.onnx"
+    result = subprocess.run([sys.executable, "-m", "s2r_depth_ros.cli", "export", "--model",
+                             str(tiny_checkpoint), "-o", str(out), "--height", "128"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, 128, 128]
+    x = np.random.default_rng(2).uniform(-1, 1, (1, 3, 128, 128)).astype(np.float32)
+    from s2r_depth_ros.model import load_checkpoint
+
+    with torch.inference_mode():
+        expected = load_checkpoint(tiny_checkpoint)(torch.from_numpy(x)).numpy()
+    assert np.abs(session.run(None, {"image": x})[0] - expected).max() < 1e-4

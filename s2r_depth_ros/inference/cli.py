@@ -14,6 +14,7 @@ from tqdm import tqdm
 from ..model import load_official, save_checkpoint
 from .colorize import colorize_depth
 from .estimator import BACKENDS
+from .export import export_onnx
 from .loading import open_estimator
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
@@ -111,8 +112,20 @@ def run_convert_official(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    """Export a model to ONNX at its (or the given) input size."""
+    estimator = estimator_from_args(args)
+    model = estimator.model
+    if args.height or args.width:
+        model.config = model.config.with_input(args.height or model.config.input_height,
+                                               args.width or model.config.input_width)
+    path = export_onnx(model, args.output)
+    print(f"wrote {path} (input 1x3x{model.config.input_height}x{model.config.input_width})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `predict` and `convert-official`."""
+    """Add `predict`, `convert-official` and `export`."""
     predict = subparsers.add_parser("predict", help="depth for image files or folders",
                                     description="Write <stem>.npy (float32 metres, input "
                                     "resolution) and <stem>.png (colourised) per image.")
@@ -129,3 +142,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument("--domain", choices=["vkitti", "suncg"], required=True)
     convert.add_argument("--output", "-o", required=True, help="checkpoint file to write")
     convert.set_defaults(func=run_convert_official)
+
+    export = subparsers.add_parser("export", help="export a model to ONNX",
+                                   description="Folded network (BatchNorm in the convs) as "
+                                   "ONNX: input 'image' 1x3xHxW in [-1, 1], output 'depth' in "
+                                   "tanh units; for ONNX Runtime, OpenVINO or TensorRT.")
+    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument("--output", "-o", required=True, help="file to write")
+    export.add_argument("--height", type=int, default=0, help="input height (default: model's)")
+    export.add_argument("--width", type=int, default=0, help="input width (default: model's)")
+    add_model_arguments(export)
+    export.set_defaults(func=run_export)

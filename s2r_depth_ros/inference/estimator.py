@@ -10,10 +10,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
+from .export import onnx_network_for
 from .optimize import fold_model
 
-# Inference back-ends: eager PyTorch, or the same graph through torch.compile.
-BACKENDS = ("eager", "compile")
+# Inference back-ends: eager PyTorch, the same graph through torch.compile, or exported to
+# ONNX and run by ONNX Runtime (CPU).
+BACKENDS = ("eager", "compile", "onnxruntime")
 
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
@@ -75,6 +77,10 @@ class DepthEstimator:
             self.network.half()
         if backend == "compile":
             self.network = torch.compile(self.network, dynamic=False)
+        elif backend == "onnxruntime":
+            if self.device.type != "cpu":
+                raise ValueError("backend onnxruntime runs on the CPU; use device cpu")
+            self.network = onnx_network_for(self.model, threads=threads)
         self.backend = backend
 
     @classmethod
