@@ -22,7 +22,7 @@ test: setup lint
 	$(PY) -m pytest -q test
 
 demo: setup
-	$(PY) -m s2r_depth_ros.ros.demo --output out/demo
+	$(VENV)/bin/s2r-depth demo --output out/demo
 
 bench: setup
 	$(PY) benchmarks/bench_model.py

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "s2r_depth_ros.data.cli",
     "s2r_depth_ros.training.cli",
     "s2r_depth_ros.evaluation.cli",
+    "s2r_depth_ros.ros.cli",
 )
 
 

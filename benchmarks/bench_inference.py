@@ -1,0 +1,132 @@
+"""Reference recipe against our exact inference paths, side by side in one process.
+
+Usage: python benchmarks/bench_inference.py [--configs paper lite] [--backends eager onnxruntime]
+       [--repeats 3] [--threads 2]
+
+For each configuration (random weights, BN statistics randomised; speed does not depend on
+the values) and one real-size 375x1242 RGB frame it times:
+  - the reference recipe: PIL bicubic resize, ToTensor-style normalisation, the plain fp32
+    NCHW network module by module, bilinear align_corners upsampling to the frame size;
+  - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC).
+It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
+measured in the same run, the speed-up and the max |depth difference| in metres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.model import S2RDepthNet, preset
+
+
+def random_model(name: str) -> S2RDepthNet:
+    torch.manual_seed(0)
+    model = S2RDepthNet(preset(name))
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def reference_recipe(model: S2RDepthNet, rgb: np.ndarray) -> np.ndarray:
+    cfg = model.config
+    resized = Image.fromarray(rgb).resize((cfg.input_width, cfg.input_height), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+    x = (x - 0.5) / 0.5
+    with torch.no_grad():
+        structure = model.struct_decoder(model.struct_encoder(x))
+        attention = model.attention(x)
+        out = model.depth_net(attention * structure)[-1]
+        out = F.interpolate(out, size=rgb.shape[:2], mode="bilinear", align_corners=True)
+    return ((out + 1) / 2 * cfg.max_depth)[0, 0].numpy()
+
+
+def network_gflops(model: S2RDepthNet) -> float:
+    cfg = model.config
+    meta = S2RDepthNet(cfg).to("meta")
+    with FlopCounterMode(display=False) as counter:
+        meta(torch.empty(1, 3, cfg.input_height, cfg.input_width, device="meta"))
+    return counter.get_total_flops() / 1e9
+
+
+def matmul_peak(n: int = 4096, repeats: int = 3) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=["paper", "lite"])
+    parser.add_argument("--backends", nargs="+", default=["eager", "onnxruntime"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rgb = np.random.default_rng(0).integers(0, 255, (375, 1242, 3), dtype=np.uint8)
+    peak_before = matmul_peak()
+    rows = []
+    for name in args.configs:
+        model = random_model(name)
+        flops = network_gflops(model)
+        runners = {"reference": lambda m=model: reference_recipe(m, rgb)}
+        for backend in args.backends:
+            estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
+                                       threads=args.threads)
+            runners[backend] = lambda e=estimator: e.predict(rgb)
+        outputs = {key: run() for key, run in runners.items()}  # warm-up, and the outputs
+        times = {key: [] for key in runners}
+        for _ in range(args.repeats):
+            for key, run in runners.items():  # interleaved: same load for every path
+                times[key].append(_timed(run))
+        estimator = DepthEstimator(replace_model(model), device="cpu")
+        preprocess_ms = statistics.median(_timed(lambda e=estimator: e.preprocess(rgb))
+                                          for _ in range(10)) * 1000
+        reference_ms = statistics.median(times["reference"]) * 1000
+        for key in runners:
+            ms = statistics.median(times[key]) * 1000
+            diff = float(np.abs(outputs[key] - np.clip(outputs["reference"], 1e-3,
+                                                       model.config.max_depth)).max())
+            rows.append((name, key, flops, ms, flops / ms * 1000, reference_ms / ms, diff))
+        rows.append((name, "pre-processing (resize + normalise)", 0.0, preprocess_ms, 0.0,
+                     0.0, 0.0))
+    peak = max(peak_before, matmul_peak())
+    print(f"{args.threads} threads, batch 1, 375x1242 frame, median of {args.repeats}; fp32 "
+          f"matmul peak measured in this run: {peak:.0f} GFLOP/s\n")
+    print("| config | path | GFLOP | ms/frame | GFLOP/s | % of peak | speed-up | max abs diff m |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, key, flops, ms, rate, speedup, diff in rows:
+        if flops:
+            print(f"| {name} | {key} | {flops:.1f} | {ms:.0f} | {rate:.0f} | "
+                  f"{100 * rate / peak:.0f} % | {speedup:.2f}x | {diff:.1e} |")
+        else:
+            print(f"| {name} | {key} | | {ms:.1f} | | | | |")
+
+
+def replace_model(model: S2RDepthNet) -> S2RDepthNet:
+    """A fresh copy so every estimator starts from the same unfolded weights."""
+    copy = S2RDepthNet(replace(model.config))
+    copy.load_state_dict(model.state_dict())
+    return copy.eval()
+
+
+if __name__ == "__main__":
+    main()
