@@ -48,8 +48,9 @@ BAG_VERSION = 8
 
 __all__ = [
     "BAG_VERSION", "BagError", "BagPair", "BagPairReader", "DepthBagWriter", "ImageFormatError",
-    "OutputTopics", "PairingStats", "camera_from_info", "header_stamp_ns", "image_to_depth",
-    "image_to_rgb", "match_stamps", "open_bag", "rgb_image_msg",
+    "OutputTopics", "PairingStats", "camera_from_info", "camera_info_beside", "header_stamp_ns",
+    "image_to_depth", "image_to_rgb", "match_stamps", "open_bag", "require_topic",
+    "rgb_image_msg",
 ]
 
 
@@ -246,6 +247,23 @@ def match_stamps(image_stamps: list[int], gt_stamps: list[int],
     return matches
 
 
+def require_topic(topics: dict[str, str], topic: str, types: tuple[str, ...], what: str,
+                  path: str | Path) -> str:
+    """``topic`` if the bag has it with one of ``types``; else a :class:`BagError` listing all."""
+    if topic not in topics:
+        listing = ", ".join(f"{t} [{m}]" for t, m in sorted(topics.items()))
+        raise BagError(f"{what} topic {topic!r} is not in {path}; topics: {listing}")
+    if topics[topic] not in types:
+        raise BagError(f"{what} topic {topic!r} has type {topics[topic]}, expected {types[0]}")
+    return topic
+
+
+def camera_info_beside(topics: dict[str, str], image_topic: str) -> str | None:
+    """The CameraInfo topic next to ``image_topic`` (the usual layout), if the bag has one."""
+    guess = image_topic.rsplit("/", 1)[0] + "/camera_info"
+    return guess if topics.get(guess) in CAMERA_INFO_TYPES else None
+
+
 @dataclass
 class BagPair:
     """One image with its ground truth, decoded."""
@@ -294,9 +312,7 @@ class BagPairReader:
         self.image_topic = self._require(image_topic, IMAGE_TYPES, "image")
         self.gt_topic = self._require(gt_topic, IMAGE_TYPES, "ground-truth depth")
         if camera_info_topic is None:
-            # The usual layout puts camera_info beside the image topic.
-            guess = image_topic.rsplit("/", 1)[0] + "/camera_info"
-            camera_info_topic = guess if self.topics.get(guess) in CAMERA_INFO_TYPES else None
+            camera_info_topic = camera_info_beside(self.topics, image_topic)
         self.camera_info_topic = (self._require(camera_info_topic, CAMERA_INFO_TYPES,
                                                 "camera_info")
                                   if camera_info_topic else None)
@@ -309,13 +325,7 @@ class BagPairReader:
         self._messages_read = 0
 
     def _require(self, topic: str, types: tuple[str, ...], what: str) -> str:
-        if topic not in self.topics:
-            listing = ", ".join(f"{t} [{m}]" for t, m in sorted(self.topics.items()))
-            raise BagError(f"{what} topic {topic!r} is not in {self.path}; topics: {listing}")
-        if self.topics[topic] not in types:
-            raise BagError(f"{what} topic {topic!r} has type {self.topics[topic]}, expected "
-                           f"{types[0]}")
-        return topic
+        return require_topic(self.topics, topic, types, what, self.path)
 
     def close(self) -> None:
         """Close the bag."""

@@ -1,4 +1,4 @@
-"""Subcommands `eval` (manifest or folders) and `eval-bag` (rosbag1/rosbag2 with GT depth)."""
+"""Subcommands `eval` (manifest or folders), `eval-bag` (bags with GT depth) and `replay`."""
 
 from __future__ import annotations
 
@@ -161,8 +161,64 @@ def run_eval_bag(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_replay(args: argparse.Namespace) -> int:
+    """Replay a bag's camera stream into the real depth node and measure it."""
+    from .replay import replay_from_args  # imports rclpy: only when replaying
+
+    return replay_from_args(args)
+
+
+def register_replay(subparsers: argparse._SubParsersAction) -> None:
+    """Add `replay`."""
+    replay = subparsers.add_parser(
+        "replay", help="play a bag into the real depth node; latency, throughput, drops",
+        description="Starts depth_node (or uses a running one: --attach), publishes the bag's "
+        "images and camera_info over loopback DDS with their original header stamps, records "
+        "what the node publishes and writes replay.json and report.html. Latency is output "
+        "arrival minus the time the input was published.")
+    replay.add_argument("bag", help="rosbag2 folder, .mcap/.db3 file, or ROS 1 .bag")
+    replay.add_argument("--image-topic", required=True, help="sensor_msgs/Image topic to replay "
+                        "(published under the same name)")
+    replay.add_argument("--camera-info-topic", help="CameraInfo topic (default: camera_info "
+                        "beside the image topic, if present)")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, default=1.0,
+                      help="speed factor on the recorded timing (default 1.0)")
+    pace.add_argument("--max-speed", action="store_true", help="closed loop: the next frame "
+                      "goes out when the node answered the previous one (or --answer-timeout)")
+    replay.add_argument("--clock", action="store_true", help="publish /clock from the bag's "
+                        "log times and run the node with use_sim_time:=true (with --attach, "
+                        "the node must have use_sim_time set)")
+    replay.add_argument("--restamp", action="store_true",
+                        help="stamp inputs with the publish time instead of keeping the bag's")
+    replay.add_argument("--limit", type=int, help="replay at most N images")
+    replay.add_argument("--output", "-o", required=True,
+                        help="folder for replay.json, report.html and node.log")
+    replay.add_argument("--write-bag", help="write a rosbag2 with the inputs as published and "
+                        "every node output (depth, camera_info, points, colourised)")
+    replay.add_argument("--write-storage", choices=["sqlite3", "mcap"], default="sqlite3",
+                        help="storage of --write-bag (default sqlite3)")
+    node = replay.add_argument_group("node")
+    node.add_argument("--attach", action="store_true", help="use a depth node already running "
+                      "in ROS_DOMAIN_ID that listens on the bag's topic names")
+    node.add_argument("--depth-namespace", default="/depth",
+                      help="where the node publishes image, camera_info, points, colorized "
+                      "(default /depth)")
+    node.add_argument("--param", action="append", metavar="NAME:=VALUE",
+                      help="extra node parameter, e.g. points_stride:=2 (repeatable)")
+    node.add_argument("--startup-timeout", type=float, default=120.0,
+                      help="seconds to wait for the node's first answer (default 120)")
+    node.add_argument("--answer-timeout", type=float, default=5.0,
+                      help="--max-speed: seconds to wait for one frame's outputs (default 5)")
+    node.add_argument("--drain", type=float, default=3.0,
+                      help="seconds to wait for outstanding outputs at the end (default 3)")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_model_arguments(replay)
+    replay.set_defaults(func=run_replay)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `eval` and `eval-bag`."""
+    """Add `eval`, `eval-bag` and `replay`."""
     evaluate = subparsers.add_parser(
         "eval", help="score the model and no-learning baselines against GT depth",
         description="S2R protocol (clamp, range mask, crop, per-image median scaling) on the "
@@ -206,3 +262,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_protocol_arguments(bag)
     add_model_arguments(bag)
     bag.set_defaults(func=run_eval_bag)
+
+    register_replay(subparsers)

@@ -110,15 +110,14 @@ def run_demo(output: Path, model: str, frames: int, rate_hz: float, height: int,
             sent.append(publish(msg))
             time.sleep(max(0.0, begin + (i + 1) / rate_hz - time.monotonic()))
         time.sleep(3.0)
-        elapsed = time.monotonic() - begin
     finally:
         peer.close()
         status = node.stop()
-    return write_outputs(output, peer, sent, samples, elapsed, rate_hz, status)
+    return write_outputs(output, peer, sent, samples, rate_hz, status)
 
 
-def write_outputs(output: Path, peer: Peer, sent: list[int], samples, elapsed: float,
-                  rate_hz: float, node_status: int) -> dict:
+def write_outputs(output: Path, peer: Peer, sent: list[int], samples, rate_hz: float,
+                  node_status: int) -> dict:
     """Depth PNGs, one PLY, summary.json and summary.md."""
     from .conversions import image_to_depth
 
@@ -139,18 +138,23 @@ def write_outputs(output: Path, peer: Peer, sent: list[int], samples, elapsed: f
         cloud = np.frombuffer(bytes(msg.data), np.float32).reshape(
             msg.height, msg.width, msg.point_step // 4)
         ply_points = write_ply(output / "cloud.ply", cloud)
-    depths = [image_to_depth(m) for m, _ in depth_out.values()]
+    finite = np.concatenate([d[np.isfinite(d)] for d in
+                             (image_to_depth(m) for m, _ in depth_out.values())] or [[]])
+    # Stamps are the send times, so stamp + latency is the arrival time.
+    last_arrival_ns = max((stamp + lat * 1e6 for stamp, (_, lat) in depth_out.items()),
+                          default=0)
+    span_s = (last_arrival_ns - sent[0]) / 1e9 if depth_out else 0.0
     summary = {
         "frames_sent": len(sent),
         "frames_answered": len(depth_out),
         "rate_sent_hz": rate_hz,
-        "throughput_fps": round(len(depth_out) / elapsed, 2) if elapsed > 0 else 0.0,
+        # Answered frames over the time from the first frame sent to the last answer.
+        "throughput_fps": round(len(depth_out) / span_s, 2) if span_s > 0 else 0.0,
         "latency_ms_depth": latency_summary([lat for _, lat in depth_out.values()]),
         "latency_ms_points": latency_summary([lat for _, lat in cloud_out.values()]),
         "ply_points": ply_points,
-        "depth_range_m": [round(float(np.nanmin(depths)), 2),
-                          round(float(np.nanmax(depths[0][np.isfinite(depths[0])])), 2)]
-        if depths else None,
+        "depth_range_m": ([round(float(finite.min()), 2), round(float(finite.max()), 2)]
+                          if finite.size else None),
         "node_exit_status": node_status,
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
