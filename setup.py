@@ -27,6 +27,7 @@ setup(
         "console_scripts": [
             "s2r-depth = s2r_depth_ros.cli:main",
             "depth_node = s2r_depth_ros.ros.depth_node:main",
+            "depth_lifecycle_node = s2r_depth_ros.ros.lifecycle_node:main",
         ],
     },
 )

@@ -62,12 +62,17 @@ class NodeStats:
     processed_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
 
 
-class DepthNode(Node):
-    """Monocular depth from S2R-DepthNet, published the way depth_image_proc users expect."""
+class DepthPipeline:
+    """Everything the depth node does, attached to a plain or a lifecycle node.
 
-    def __init__(self, **node_kwargs) -> None:
-        super().__init__("depth_node", **node_kwargs)
-        self.settings = s = NodeSettings.declare(self)
+    Construction loads the model and creates the publishers (with ``make_publisher``:
+    ``create_publisher`` or ``create_lifecycle_publisher``); :meth:`start` and :meth:`stop`
+    add and remove the subscriptions, the diagnostics timer and the inference thread.
+    """
+
+    def __init__(self, node: Node, settings: NodeSettings, make_publisher) -> None:
+        self.node = node
+        self.settings = s = settings
         input_size = (s.input_height, s.input_width) if s.input_height else None
         self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
                                         device=s.device, fp16=s.fp16, backend=s.backend,
@@ -79,31 +84,64 @@ class DepthNode(Node):
             f"{cfg.max_depth} m) on {self.estimator.device}")
 
         out_qos = s.output_qos()
-        self.depth_pub = self.create_publisher(Image, "depth/image", out_qos)
-        self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", out_qos)
-        self.points_pub = (self.create_publisher(PointCloud2, "depth/points", out_qos)
+        self.depth_pub = make_publisher(Image, "depth/image", out_qos)
+        self.info_pub = make_publisher(CameraInfo, "depth/camera_info", out_qos)
+        self.points_pub = (make_publisher(PointCloud2, "depth/points", out_qos)
                            if s.publish_points else None)
-        self.colour_pub = self.create_publisher(Image, "depth/colorized", out_qos)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.colour_pub = make_publisher(Image, "depth/colorized", out_qos)
+        self.diag_pub = make_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.publishers = [p for p in (self.depth_pub, self.info_pub, self.points_pub,
+                                       self.colour_pub, self.diag_pub) if p is not None]
 
         self.camera_info: CameraInfo | None = None
         self.stats = NodeStats()
         self.slot = LatestFrameSlot()
+        self._entities: list = []
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    def get_logger(self):
+        return self.node.get_logger()
+
+    def get_clock(self):
+        return self.node.get_clock()
+
+    def start(self) -> None:
+        """Subscribe, start the diagnostics timer and the inference thread."""
+        s, node = self.settings, self.node
         if s.input_transport == "compressed":
-            topic = self.resolve_topic_name("image") + "/compressed"
-            self.create_subscription(CompressedImage, topic, self.on_image, s.input_qos())
+            topic = node.resolve_topic_name("image") + "/compressed"
+            image_sub = node.create_subscription(CompressedImage, topic, self.on_image,
+                                                 s.input_qos())
         else:
-            self.create_subscription(Image, "image", self.on_image, s.input_qos())
+            image_sub = node.create_subscription(Image, "image", self.on_image, s.input_qos())
         # Camera drivers publish camera_info best-effort or reliable; best-effort takes both.
         info_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
                               reliability=ReliabilityPolicy.BEST_EFFORT)
-        self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, info_qos)
-        self.create_timer(s.diagnostics_period, self.publish_diagnostics)
-
-        self._stop = threading.Event()
+        info_sub = node.create_subscription(CameraInfo, "camera_info", self.on_camera_info,
+                                            info_qos)
+        timer = node.create_timer(s.diagnostics_period, self.publish_diagnostics)
+        self._entities = [image_sub, info_sub, timer]
+        self.slot = LatestFrameSlot()
+        self._stop.clear()
         self._worker = threading.Thread(target=self._run_worker, name="s2r_inference",
                                         daemon=True)
         self._worker.start()
+
+    def stop(self) -> None:
+        """Unsubscribe and stop the inference thread (publishers stay)."""
+        for entity in self._entities:
+            if hasattr(entity, "cancel"):
+                entity.cancel()
+                self.node.destroy_timer(entity)
+            else:
+                self.node.destroy_subscription(entity)
+        self._entities = []
+        self._stop.set()
+        self.slot.close()
+        if self._worker is not None and self._worker.is_alive():
+            self._worker.join(timeout=5.0)
+        self._worker = None
 
     # ---- callbacks (executor thread): cheap, never block ----
     def on_image(self, msg: Image | CompressedImage) -> None:
@@ -226,7 +264,7 @@ class DepthNode(Node):
         times = list(st.processed_times)
         rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and (
             times[-1] > times[0]) else 0.0
-        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: depth",
+        status = DiagnosticStatus(name=f"{self.node.get_fully_qualified_name()}: depth",
                                   hardware_id=str(self.estimator.device))
         status.level = DiagnosticStatus.OK
         status.message = "ok"
@@ -252,11 +290,19 @@ class DepthNode(Node):
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
 
+
+
+class DepthNode(Node):
+    """Monocular depth from S2R-DepthNet, published the way depth_image_proc users expect."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("depth_node", **node_kwargs)
+        NodeSettings.declare(self)
+        self.pipeline = DepthPipeline(self, NodeSettings.read(self), self.create_publisher)
+        self.pipeline.start()
+
     def destroy_node(self) -> None:
-        self._stop.set()
-        self.slot.close()
-        if self._worker.is_alive():
-            self._worker.join(timeout=5.0)
+        self.pipeline.stop()
         super().destroy_node()
 
 

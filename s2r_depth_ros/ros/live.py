@@ -55,8 +55,9 @@ class NodeProcess:
     """``depth_node`` as a child process, started with parameters and remappings."""
 
     def __init__(self, domain_id: int, params: dict, remaps: dict | None = None,
-                 log_path: Path | None = None) -> None:
-        args = [sys.executable, "-m", "s2r_depth_ros.ros.depth_node", "--ros-args"]
+                 log_path: Path | None = None, module: str = "s2r_depth_ros.ros.depth_node"
+                 ) -> None:
+        args = [sys.executable, "-m", module, "--ros-args"]
         for key, value in params.items():
             args += ["-p", f"{key}:={_ros_value(value)}"]
         for source, target in (remaps or {}).items():

@@ -91,14 +91,19 @@ class NodeSettings:
                                 f"{self.device!r}")
 
     @classmethod
-    def declare(cls, node: Node) -> NodeSettings:
-        """Declare every parameter on ``node`` with its default, read and validate them."""
-        values = {}
+    def declare(cls, node: Node) -> None:
+        """Declare every parameter on ``node`` with its default."""
         for field in fields(cls):
-            # Dynamic typing lets a YAML "1" reach a float parameter; types are checked here.
+            # Dynamic typing lets a YAML "1" reach a float parameter; types are checked in read.
             descriptor = ParameterDescriptor(description=field.name.replace("_", " "),
                                              dynamic_typing=True)
             node.declare_parameter(field.name, field.default, descriptor)
+
+    @classmethod
+    def read(cls, node: Node) -> NodeSettings:
+        """Read the declared parameters and validate them."""
+        values = {}
+        for field in fields(cls):
             value = node.get_parameter(field.name).value
             if type(value) is not type(field.default):
                 if isinstance(field.default, float) and isinstance(value, int):
