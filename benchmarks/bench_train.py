@@ -110,6 +110,11 @@ def main() -> None:
     for stage, step_s, sps, data_ms, steps_total, samples_total in rows:
         lines.append(f"| {stage} | {trains[stage]} | {1 / step_s:.3f} | {sps:.2f} | "
                      f"{data_ms:.0f} | {steps_total:.3f} | {samples_total:.2f} |")
+    hours = sum(int(stage_settings(config, stage)["steps"]) / steps_total
+                for stage, _, _, _, steps_total, _ in rows) / 3600
+    steps = "/".join(str(stage_settings(config, stage)["steps"]) for stage in (0, 1, 2))
+    lines += ["", f"At these rates the config's {steps} steps (stages 0/1/2) take about "
+              f"{hours:.1f} h, plus held-out checks and checkpoints (a few %)."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.append_to:

@@ -1,0 +1,127 @@
+"""The reference joint image/depth transform (S2R_REFERENCE.md section 2.3) and style changes.
+
+Every random decision comes from a :class:`numpy.random.Generator` the caller passes in, so
+a sample's augmentation depends only on (seed, epoch, index) and a resumed run sees exactly
+the same tensors as an uninterrupted one.
+
+Deliberate difference from the reference: depth is resized and rotated with **nearest**
+neighbour, not bicubic. Bicubic (and bilinear) interpolation invents depths between a
+foreground edge and the background behind it, overshoots at discontinuities, and blends the
+invalid value 0 into valid neighbours; nearest keeps every depth a value that was measured
+and keeps the validity mask exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageEnhance
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Switches and ranges of the joint transform; the defaults are the reference's."""
+
+    flip: bool = True
+    rotate: bool = True
+    color: bool = True
+    flip_p: float = 0.5
+    rotate_p: float = 0.5
+    rotate_degrees: float = 5.0
+    color_p: float = 0.5
+    color_low: float = 0.8  # factors U(color_low, 1): only darkens or desaturates
+
+
+def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """H x W x 3 uint8 -> 3 x H x W float in [-1, 1] (ToTensor, then mean = std = 0.5)."""
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float() / 127.5 - 1.0
+
+
+def depth_to_unit(depth_m: np.ndarray, max_depth: float) -> np.ndarray:
+    """Metres -> [-1, 1]: clamp to [0, max_depth], divide by it, then x2 - 1 (0 m -> -1)."""
+    return np.clip(depth_m, 0.0, max_depth) / max_depth * 2.0 - 1.0
+
+
+def _resize_depth(depth: np.ndarray, height: int, width: int) -> np.ndarray:
+    if depth.shape == (height, width):
+        return depth
+    image = Image.fromarray(np.ascontiguousarray(depth, dtype=np.float32))
+    return np.asarray(image.resize((width, height), Image.Resampling.NEAREST), dtype=np.float32)
+
+
+def _rotate_depth(depth: np.ndarray, angle: float) -> np.ndarray:
+    image = Image.fromarray(np.ascontiguousarray(depth, dtype=np.float32))
+    return np.asarray(image.rotate(angle, Image.Resampling.NEAREST, fillcolor=0.0),
+                      dtype=np.float32)
+
+
+def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
+                  max_depth: float, rng: np.random.Generator | None,
+                  config: AugmentConfig = AugmentConfig()) -> dict[str, torch.Tensor]:
+    """Resize, flip, rotate and colour-jitter an RGB-D pair the way the reference trains.
+
+    ``rng=None`` gives the evaluation transform (resize and normalise only). Returns
+    ``image`` 3xHxW and ``depth`` 1xHxW, both in [-1, 1], and ``valid`` 1xHxW bool (the
+    depth was > 0 before mapping; rotation corners are invalid and their depth is -1).
+    """
+    image = Image.fromarray(rgb)
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BICUBIC)
+    depth = _resize_depth(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0), height, width)
+    if rng is not None:
+        if config.flip and rng.random() < config.flip_p:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            depth = depth[:, ::-1]
+        if config.rotate and rng.random() < config.rotate_p:
+            # Uniform in [-d, d) in 0.01 degree steps, as the reference draws it.
+            steps = int(round(config.rotate_degrees * 100))
+            angle = float(rng.integers(-steps, steps)) / 100.0
+            image = image.rotate(angle, Image.Resampling.BICUBIC)
+            depth = _rotate_depth(depth, angle)
+        if config.color and rng.random() < config.color_p:
+            low = config.color_low
+            for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+                image = enhancer(image).enhance(float(rng.uniform(low, 1.0)))
+    valid = depth > 0
+    unit = depth_to_unit(depth, max_depth).astype(np.float32)
+    return {
+        "image": image_to_tensor(np.asarray(image)),
+        "depth": torch.from_numpy(np.ascontiguousarray(unit))[None],
+        "valid": torch.from_numpy(np.ascontiguousarray(valid))[None],
+    }
+
+
+def random_style(image: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """A strong, geometry-preserving restyling of a 3xHxW [-1, 1] image (stage 0).
+
+    Structure must survive what only changes appearance, so this draws, in order: a random
+    colour mixing matrix (hue/saturation changes, channel swaps), a random monotone or
+    inverted tone curve per channel, brightness/contrast, and multiplicative low-frequency
+    plus additive high-frequency texture noise. Pixel positions never move.
+    """
+    x = (image + 1.0) * 0.5
+    channels, height, width = x.shape
+    mix = np.eye(3) * rng.uniform(0.3, 1.0) + rng.uniform(0.0, 0.7, (3, 3))
+    mix = mix[rng.permutation(3)]
+    mix /= mix.sum(axis=1, keepdims=True)
+    x = torch.einsum("ij,jhw->ihw", torch.as_tensor(mix, dtype=x.dtype), x)
+    for c in range(channels):
+        gamma = float(np.exp(rng.uniform(-1.0, 1.0)))
+        # Piecewise-linear random curve on top of the gamma: 4 knots, kept monotone.
+        knots = np.sort(rng.uniform(0.0, 1.0, 3))
+        curve = torch.as_tensor(np.concatenate([[0.0], knots, [1.0]]), dtype=x.dtype)
+        y = x[c].clamp(0, 1) ** gamma * 4.0
+        low = y.floor().clamp(max=3).long()
+        frac = y - low
+        x[c] = curve[low] * (1 - frac) + curve[low + 1] * frac
+        if rng.random() < 0.2:
+            x[c] = 1.0 - x[c]
+    x = (x - x.mean()) * rng.uniform(0.5, 1.5) + x.mean() + rng.uniform(-0.2, 0.2)
+    coarse = torch.as_tensor(rng.uniform(0.6, 1.4, (channels, 4, 8)), dtype=x.dtype)
+    x = x * torch.nn.functional.interpolate(coarse[None], size=(height, width), mode="bicubic",
+                                            align_corners=False)[0]
+    x = x + torch.as_tensor(rng.normal(0.0, rng.uniform(0.0, 0.08), (channels, height, width)),
+                            dtype=x.dtype)
+    return (x.clamp(0.0, 1.0) * 2.0 - 1.0).contiguous()

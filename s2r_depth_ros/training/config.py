@@ -1,0 +1,159 @@
+"""Training configuration: YAML files in ``config/train_*.yaml`` merged over these defaults.
+
+Layout (every key optional)::
+
+    model:  {preset, input_height, input_width, init}
+    data:   {source, domain, length, seed, height, width, val_length, val_seed, num_workers,
+             factory, kwargs}
+    augment: {flip, rotate, color, ...}           # see AugmentConfig
+    train:  {seed, batch_size, lr, betas, lr_step, lr_step_unit, lr_gamma, steps, threads,
+             device, log_every, preview_every, checkpoint_every, val_every}
+    stage0 / stage1 / stage2: any ``train`` key (per-stage override) plus the stage's
+             loss weights
+    debug:  {broken_indices, nan_loss_at_step, pause_after_step}
+
+Unknown keys are errors, so a typo never silently trains with a default.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULTS: dict[str, Any] = {
+    "model": {
+        "preset": "lite",
+        "input_height": None,  # None: the preset's size
+        "input_width": None,
+        "init": None,  # native checkpoint to start from when no previous stage's output exists
+    },
+    "data": {
+        "source": "synthetic",  # or "factory": data.factory = "package.module:callable"
+        "domain": "outdoor",
+        "length": 2000,
+        "seed": 0,
+        "height": None,  # rendering size of the synthetic scenes; None: the model input size
+        "width": None,
+        "val_length": 16,
+        "val_seed": None,  # None: seed + 1000003 (frames never seen in training)
+        "num_workers": 0,
+        "factory": None,
+        "kwargs": {},
+    },
+    "augment": {
+        "flip": True, "rotate": True, "color": True,
+        "flip_p": 0.5, "rotate_p": 0.5, "rotate_degrees": 5.0, "color_p": 0.5,
+        "color_low": 0.8,
+    },
+    "train": {
+        "seed": 0,
+        "batch_size": 4,
+        "lr": 1.0e-4,
+        "betas": [0.9, 0.999],
+        "lr_step": 10,  # StepLR period ...
+        "lr_step_unit": "epoch",  # ... counted in epochs (reference) or optimiser steps
+        "lr_gamma": 0.5,
+        "steps": 1000,
+        "threads": None,
+        "device": "auto",
+        "log_every": 10,
+        "preview_every": 200,
+        "checkpoint_every": 200,
+        "val_every": 500,
+    },
+    "stage0": {
+        "style_dim": 8,
+        "style_encoder_dim": 16,
+        "decoder_res_blocks": 2,
+        "recon_weight": 10.0,
+        "cross_weight": 10.0,
+        "structure_weight": 1.0,
+        "latent_structure_weight": 1.0,
+        "latent_style_weight": 1.0,
+        "crop": None,  # [height, width]: train on random windows (multiples of 4) for speed
+    },
+    "stage1": {
+        "struct_lambda": 1.0,
+        "struct_beta": 0.001,
+        "struct_depth_unit": "cm",  # "cm" or "unit" (the reference's raw [-1, 1] depth)
+    },
+    "stage2": {},
+    "debug": {
+        "broken_indices": [],  # dataset indices whose loading raises (tests the skip path)
+        "nan_loss_at_step": None,  # the loss of this optimiser step becomes NaN
+        "pause_after_step": None,  # sleep forever after this step (tests kill -9 + resume)
+    },
+}
+
+STAGE_KEYS = {0: "stage0", 1: "stage1", 2: "stage2"}
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any], where: str = "") -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        allowed = set(base)
+        if where.rstrip(".") in STAGE_KEYS.values():  # stage sections may override train keys
+            allowed |= set(DEFAULTS["train"])
+        if key not in allowed:
+            raise ValueError(f"unknown training config key {where}{key}")
+        if isinstance(base.get(key), dict) and key != "kwargs":
+            if not isinstance(value, dict):
+                raise ValueError(f"training config {where}{key} must be a mapping")
+            out[key] = _merge(base[key], value, f"{where}{key}.")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(path: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the YAML file, then ``overrides``; records the file's path and hash."""
+    config = copy.deepcopy(DEFAULTS)
+    source: dict[str, Any] = {"file": None, "sha256": None}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"training config not found: {path}")
+        text = path.read_text()
+        try:
+            loaded = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: the top level must be a mapping")
+        config = _merge(config, loaded)
+        source = {"file": str(path.resolve()), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    if overrides:
+        config = _merge(config, overrides)
+    config["source"] = source
+    _validate(config)
+    return config
+
+
+def stage_settings(config: dict[str, Any], stage: int) -> dict[str, Any]:
+    """The ``train`` settings with the stage's own overrides and loss weights on top."""
+    key = STAGE_KEYS[stage]
+    return {**config["train"], **DEFAULTS[key], **config[key]}
+
+
+def _validate(config: dict[str, Any]) -> None:
+    for stage in STAGE_KEYS:
+        settings = stage_settings(config, stage)
+        for name in ("batch_size", "steps", "log_every", "checkpoint_every", "lr_step"):
+            if not isinstance(settings[name], int) or settings[name] < 1:
+                raise ValueError(f"stage {stage}: {name} must be a positive integer, "
+                                 f"got {settings[name]!r}")
+        if settings["lr_step_unit"] not in ("epoch", "step"):
+            raise ValueError(f"stage {stage}: lr_step_unit must be 'epoch' or 'step'")
+        if not float(settings["lr"]) > 0:
+            raise ValueError(f"stage {stage}: lr must be positive")
+    if config["stage1"]["struct_depth_unit"] not in ("cm", "unit"):
+        raise ValueError("stage1.struct_depth_unit must be 'cm' or 'unit'")
+    if config["data"]["source"] not in ("synthetic", "factory"):
+        raise ValueError("data.source must be 'synthetic' or 'factory'")
+    if config["data"]["source"] == "factory" and not config["data"]["factory"]:
+        raise ValueError("data.source 'factory' needs data.factory = 'module:callable'")

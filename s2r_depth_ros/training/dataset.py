@@ -1,0 +1,143 @@
+"""Training samples: any dataset of RGBDSample, augmented deterministically, bad ones skipped."""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .augment import AugmentConfig, joint_augment, random_style
+
+
+class BadSampleError(RuntimeError):
+    """A sample could not be loaded or holds values the network must not see."""
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The augmentation randomness of one sample: a pure function of (seed, epoch, index)."""
+    return np.random.default_rng([int(seed), int(epoch), int(index)])
+
+
+def check_sample(sample: Any) -> None:
+    """Reject what would poison training: wrong shapes/types or non-finite values."""
+    rgb = getattr(sample, "rgb", None)
+    depth = getattr(sample, "depth", None)
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+            or rgb.shape[2] != 3:
+        raise BadSampleError("rgb is not an H x W x 3 uint8 array")
+    if not isinstance(depth, np.ndarray) or depth.shape != rgb.shape[:2]:
+        raise BadSampleError(f"depth shape {getattr(depth, 'shape', None)} does not match rgb "
+                             f"{rgb.shape[:2]}")
+    if not np.isfinite(depth).all():
+        raise BadSampleError("depth has non-finite values")
+    if not (depth > 0).any():
+        raise BadSampleError("depth has no valid pixel")
+
+
+class AugmentedDataset(Dataset):
+    """Wraps a dataset of RGBDSample into training tensors.
+
+    A sample whose loading raises, or that fails :func:`check_sample`, becomes
+    ``{"bad": reason}``; :func:`collate_good` drops it and counts it. With ``styled`` a
+    second, strongly restyled copy of the image is added for stage 0.
+    """
+
+    def __init__(self, base: Dataset, height: int, width: int, max_depth: float, seed: int,
+                 augment: AugmentConfig | None, styled: bool = False,
+                 broken_indices: tuple[int, ...] = ()) -> None:
+        self.base = base
+        self.height, self.width, self.max_depth = height, width, max_depth
+        self.seed = seed
+        self.augment = augment
+        self.styled = styled
+        self.broken_indices = frozenset(int(i) for i in broken_indices)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Augmentations differ per epoch; call before iterating an epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        try:
+            if index in self.broken_indices:
+                raise BadSampleError(f"debug.broken_indices contains {index}")
+            sample = self.base[index]
+            check_sample(sample)
+            rng = sample_rng(self.seed, self.epoch, index) if self.augment else None
+            item = joint_augment(sample.rgb, sample.depth, self.height, self.width,
+                                 self.max_depth, rng, self.augment or AugmentConfig())
+            if self.styled:
+                style_rng = sample_rng(self.seed + 1, self.epoch, index)
+                item["styled"] = random_style(item["image"], style_rng)
+            if not all(torch.isfinite(v).all() for v in item.values() if v.is_floating_point()):
+                raise BadSampleError("non-finite values after augmentation")
+            return item
+        except Exception as exc:  # any loader failure is one skipped sample, never a crash
+            return {"bad": f"sample {index}: {type(exc).__name__}: {exc}"}
+
+
+def collate_good(items: list[dict[str, Any]]) -> tuple[dict[str, torch.Tensor] | None, list[str]]:
+    """Stack the good samples; return (batch or None if none is good, bad-sample reasons)."""
+    bad = [item["bad"] for item in items if "bad" in item]
+    good = [item for item in items if "bad" not in item]
+    if not good:
+        return None, bad
+    return {key: torch.stack([item[key] for item in good]) for key in good[0]}, bad
+
+
+def build_base_dataset(data: dict[str, Any], height: int, width: int, validation: bool = False
+                       ) -> Dataset:
+    """The raw RGBDSample dataset a config describes (training or held-out frames)."""
+    seed = int(data["seed"])
+    if validation:
+        seed = int(data["val_seed"]) if data["val_seed"] is not None else seed + 1000003
+        length = int(data["val_length"])
+    else:
+        length = int(data["length"])
+    render_h = int(data["height"] or height)
+    render_w = int(data["width"] or width)
+    if data["source"] == "synthetic":
+        try:
+            from ..data.synth import SyntheticScenes
+        except ImportError as exc:
+            raise RuntimeError(f"synthetic scenes are not available: {exc}") from exc
+        return SyntheticScenes(domain=data["domain"], length=length, height=render_h,
+                               width=render_w, seed=seed)
+    module_name, _, attr = str(data["factory"]).partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"data.factory {data['factory']!r} cannot be imported: {exc}") from exc
+    return factory(domain=data["domain"], length=length, height=render_h, width=render_w,
+                   seed=seed, **dict(data.get("kwargs") or {}))
+
+
+def epoch_indices(length: int, seed: int, epoch: int, rank: int, world_size: int) -> list[int]:
+    """A rank's sample order for an epoch: DistributedSampler's shuffle, drop_last style."""
+    sampler = torch.utils.data.DistributedSampler(range(length), num_replicas=world_size,
+                                                  rank=rank, shuffle=True, seed=seed,
+                                                  drop_last=True)
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+def batches_per_epoch(length: int, batch_size: int, world_size: int) -> int:
+    """Full batches each rank draws per epoch (a partial last batch is dropped)."""
+    per_rank = length // world_size
+    count = per_rank // batch_size
+    if count < 1:
+        raise ValueError(f"dataset of {length} samples is too small for batch size "
+                         f"{batch_size} on {world_size} process(es)")
+    return count
+
+
+def epochs_for(steps: int, per_epoch: int) -> int:
+    """How many epochs ``steps`` batches span."""
+    return math.ceil(steps / per_epoch)

@@ -1,0 +1,52 @@
+"""Training losses of S2R-DepthNet (S2R_REFERENCE.md section 2.1).
+
+Depth units for the structure loss: the reference feeds depth in [-1, 1] to
+``exp(-beta * |grad D|)`` with beta = 0.001, so the weight stays in [0.996, 1] and the loss
+reduces to a plain sparsity penalty on the structure map. The value 0.001 is sensible on
+depth in **centimetres** (the unit of vKITTI's depth PNGs): a 10 m step between neighbouring
+pixels weighs exp(-1), a 1 m step exp(-0.1), a smooth road ~1. So :func:`struct_weighted_loss`
+takes depth in [-1, 1] plus the factor that turns it into the chosen unit
+(``units_per_unit_depth = max_depth_m * 100 / 2`` for centimetres), and beta applies there.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def resize_target(target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of B x 1 x H x W ground truth (align_corners=True, as the reference)."""
+    if tuple(target.shape[-2:]) == tuple(size):
+        return target
+    return F.interpolate(target, size=size, mode="bilinear", align_corners=True)
+
+
+def multiscale_l1(predictions: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """Sum over scales of mean |prediction - target resized to that scale| (no mask)."""
+    return sum(F.l1_loss(p, resize_target(target, p.shape[-2:])) for p in predictions)
+
+
+def depth_gradient(depth: torch.Tensor) -> torch.Tensor:
+    """``|dx D| + |dy D|`` with forward differences; the last row/column repeats (replicate)."""
+    padded = F.pad(depth, (0, 1, 0, 1), mode="replicate")
+    dx = padded[..., :-1, 1:] - padded[..., :-1, :-1]
+    dy = padded[..., 1:, :-1] - padded[..., :-1, :-1]
+    return dx.abs() + dy.abs()
+
+
+def struct_weighted_loss(structure: torch.Tensor, depth: torch.Tensor, beta: float = 0.001,
+                         units_per_unit_depth: float = 1.0) -> torch.Tensor:
+    """``L_struct = mean(|S * exp(-beta * (|dx D| + |dy D|))|)``: structure on flat depth costs.
+
+    ``depth`` is the normalised ground truth (B x C x H x W in [-1, 1]); it is multiplied by
+    ``units_per_unit_depth`` before the gradient so beta applies in a physical unit (see the
+    module docstring). The gradient is averaged over channels, as in the reference.
+    """
+    gradient = depth_gradient(depth * units_per_unit_depth).mean(dim=1, keepdim=True)
+    return (structure * torch.exp(-beta * gradient)).abs().mean()
+
+
+def centimetres_per_unit(max_depth_m: float) -> float:
+    """Factor from [-1, 1] depth differences to centimetres: a span of 2 is ``max_depth`` m."""
+    return max_depth_m * 100.0 / 2.0

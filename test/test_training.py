@@ -1,0 +1,298 @@
+"""Offline training: augmentation, losses, all stages, resume after kill -9, DDP, failures."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import REPO
+from s2r_depth_ros import cli
+from s2r_depth_ros.data.synth import SyntheticScenes
+from s2r_depth_ros.inference import open_estimator
+from s2r_depth_ros.model import load_checkpoint
+from s2r_depth_ros.training import (
+    AugmentConfig,
+    TrainingDiverged,
+    joint_augment,
+    load_config,
+    multiscale_l1,
+    random_style,
+    struct_weighted_loss,
+    train,
+)
+from s2r_depth_ros.training.losses import centimetres_per_unit
+
+PYTHON = sys.executable
+
+
+# ------------------------------------------------------------------ helpers
+class Poisoned(torch.utils.data.Dataset):
+    """Wraps a dataset; the given indices get a NaN in their depth."""
+
+    def __init__(self, base, poisoned):
+        self.base, self.poisoned = base, set(poisoned)
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, index):
+        sample = self.base[index]
+        if index in self.poisoned:
+            sample.depth[5, 5] = np.nan
+        return sample
+
+
+def write_config(path: Path, **sections) -> Path:
+    config = {
+        "model": {"preset": "lite", "input_height": 96, "input_width": 128},
+        "data": {"source": "synthetic", "domain": "outdoor", "length": 16, "val_length": 4},
+        "train": {"batch_size": 2, "steps": 4, "threads": 1, "log_every": 1,
+                  "checkpoint_every": 2, "preview_every": 0, "val_every": 0},
+    }
+    for key, value in sections.items():
+        config.setdefault(key, {}).update(value)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def read_log(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ augmentation and losses
+def test_joint_augment_is_seeded_and_moves_image_and_depth_together():
+    sample = SyntheticScenes("outdoor", length=1, height=120, width=160, seed=5)[0]
+    sample.depth[:2, :2] = 0.0  # a few invalid pixels
+    plain = joint_augment(sample.rgb, sample.depth, 96, 128, 80.0, None)
+    assert plain["image"].shape == (3, 96, 128) and plain["depth"].shape == (1, 96, 128)
+    assert plain["image"].min() >= -1 and plain["image"].max() <= 1
+    assert plain["depth"].min() >= -1 and plain["depth"].max() <= 1
+    assert not plain["valid"][0, 0, 0] and plain["depth"][0, 0, 0] == -1.0  # 0 m is invalid
+    assert torch.isclose(plain["depth"][0, 0, -1], torch.tensor(1.0))  # sky: 80 m -> +1
+
+    def augmented(seed):
+        return joint_augment(sample.rgb, sample.depth, 96, 128, 80.0,
+                             np.random.default_rng(seed))
+    a, b, c = augmented(3), augmented(3), augmented(4)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+    flip = joint_augment(sample.rgb, sample.depth, 96, 128, 80.0, np.random.default_rng(0),
+                         AugmentConfig(flip_p=1.0, rotate=False, color=False))
+    assert torch.equal(flip["image"], plain["image"].flip(-1))
+    assert torch.equal(flip["depth"], plain["depth"].flip(-1))
+
+    rotated = joint_augment(sample.rgb, sample.depth, 96, 128, 80.0, np.random.default_rng(1),
+                            AugmentConfig(rotate_p=1.0, flip=False, color=False))
+    corners = [(0, 0), (0, -1), (-1, 0), (-1, -1)]
+    if not torch.equal(rotated["depth"], plain["depth"]):  # angle 0.00 is possible but rare
+        assert any(not rotated["valid"][0, y, x] and rotated["depth"][0, y, x] == -1
+                   for y, x in corners)
+    assert torch.equal(rotated["valid"], rotated["depth"] > -1)
+
+    dark = joint_augment(sample.rgb, sample.depth, 96, 128, 80.0, np.random.default_rng(2),
+                         AugmentConfig(color_p=1.0, flip=False, rotate=False))
+    assert torch.equal(dark["depth"], plain["depth"])
+    assert dark["image"].mean() < plain["image"].mean()  # factors U(0.8, 1) only darken
+
+
+def test_random_style_changes_appearance_only():
+    sample = SyntheticScenes("outdoor", length=1, height=96, width=128)[0]
+    image = joint_augment(sample.rgb, sample.depth, 96, 128, 80.0, None)["image"]
+    styled = random_style(image, np.random.default_rng(0))
+    assert styled.shape == image.shape and styled.min() >= -1 and styled.max() <= 1
+    assert (styled - image).abs().mean() > 0.1
+    assert torch.equal(styled, random_style(image, np.random.default_rng(0)))
+
+
+def test_losses_match_their_definitions():
+    target = torch.linspace(-1, 1, 2 * 16 * 16).reshape(2, 1, 16, 16)
+    exact = [torch.nn.functional.interpolate(target, size=(s, s), mode="bilinear",
+                                             align_corners=True) for s in (2, 4, 8, 16)]
+    assert multiscale_l1(exact, target) == 0
+    shifted = [e + 0.25 for e in exact]
+    assert torch.isclose(multiscale_l1(shifted, target), torch.tensor(1.0))  # 4 scales x 0.25
+
+    structure = torch.full((1, 1, 2, 3), 0.5)
+    flat = torch.zeros(1, 1, 2, 3)
+    assert torch.isclose(struct_weighted_loss(structure, flat, 0.001, 4000.0), torch.tensor(0.5))
+    # A step of 0.25 between columns 0 and 1: in cm at 80 m that is 0.25 * 4000 = 1000 cm.
+    step = torch.tensor([[[[0.0, 0.25, 0.25], [0.0, 0.25, 0.25]]]])
+    units = centimetres_per_unit(80.0)
+    assert units == 4000.0
+    weights = torch.tensor([[math.exp(-1.0), 1, 1], [math.exp(-1.0), 1, 1]])
+    expected = (0.5 * weights).mean()
+    assert torch.isclose(struct_weighted_loss(structure, step, 0.001, units), expected)
+    # On raw [-1, 1] depth the reference's beta barely weights anything (the documented issue).
+    raw = struct_weighted_loss(structure, step, 0.001, 1.0)
+    assert raw > 0.4999
+
+
+def test_config_rejects_typos_and_applies_stage_overrides(tmp_path):
+    with pytest.raises(ValueError, match="unknown training config key"):
+        load_config(write_config(tmp_path / "bad.yaml", train={"step": 3}))
+    config = load_config(write_config(tmp_path / "ok.yaml", stage2={"steps": 9, "lr": 0.01}))
+    from s2r_depth_ros.training import stage_settings
+    assert stage_settings(config, 2)["steps"] == 9 and stage_settings(config, 2)["lr"] == 0.01
+    assert stage_settings(config, 1)["steps"] == 4
+    for name in ("train_tiny", "train_outdoor_lite", "train_indoor_lite", "train_paper"):
+        assert load_config(REPO / "config" / f"{name}.yaml")["source"]["sha256"]
+
+
+# ------------------------------------------------------------------ training runs
+def test_tiny_run_lowers_held_out_loss(tmp_path, tiny_checkpoint):
+    config = load_config(write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
+        data={"length": 64, "val_length": 8},
+        train={"steps": 60, "lr": 1e-3, "val_every": 30, "checkpoint_every": 60}))
+    # Held-out frames are evaluated in eval mode, as inference runs: BatchNorm's running
+    # statistics need a few tens of steps to catch up, so a shorter run proves little.
+    train(config, [1], tmp_path / "run", progress=False)
+    rows = [r for r in read_log(tmp_path / "run" / "stage1" / "log.csv") if r["held_out"]]
+    assert [int(r["step"]) for r in rows] == [0, 30, 60]
+    before, after = float(rows[0]["held_out"]), float(rows[-1]["held_out"])
+    assert after < 0.5 * before, (before, after)
+
+
+def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path):
+    # 6 samples / batch 2 = 3 steps per epoch; the learning rate halves at each epoch end.
+    common = {"data": {"length": 6}, "train": {"steps": 5, "lr_step": 1},
+              "stage0": {"crop": [64, 96]}}
+    config_path = write_config(tmp_path / "c.yaml", **common)
+    paused = write_config(tmp_path / "p.yaml", **common, debug={"pause_after_step": 3})
+    command = [PYTHON, "-m", "s2r_depth_ros.cli", "train", "--stage", "0", "--quiet"]
+    child = subprocess.Popen(command + ["--config", str(paused), "--out", str(tmp_path / "b")],
+                             env=child_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        assert "debug pause after step 3" in child.stderr.readline()
+        os.kill(child.pid, signal.SIGKILL)  # after step 3; the last checkpoint is step 2
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert not (tmp_path / "b" / "stage0" / "model.pt").exists()
+    stale = torch.load(tmp_path / "b" / "stage0" / "train_state.pt", weights_only=True)
+    assert stale["step"] == 2
+
+    resumed = subprocess.run(command + ["--config", str(config_path), "--out",
+                                        str(tmp_path / "b"), "--resume"],
+                             env=child_env(), capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    train(load_config(config_path), [0], tmp_path / "a", progress=False)
+
+    a = torch.load(tmp_path / "a" / "stage0" / "train_state.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "stage0" / "train_state.pt", weights_only=True)
+    assert a["step"] == b["step"] == 5 and a["epoch"] == b["epoch"] == 1
+    assert a["scheduler"] == b["scheduler"] and a["scheduler"]["_last_lr"] == [5e-5]
+    for part in ("model",):
+        for key, value in a[part].items():
+            assert torch.allclose(value.float(), b[part][key].float(), atol=1e-6), key
+    for key, value in a["extra"]["decoder"].items():
+        assert torch.allclose(value, b["extra"]["decoder"][key], atol=1e-6), key
+    assert torch.equal(a["rng"][0]["loop"], b["rng"][0]["loop"])
+    loss_a = [r["loss"] for r in read_log(tmp_path / "a" / "stage0" / "log.csv")]
+    loss_b = [r["loss"] for r in read_log(tmp_path / "b" / "stage0" / "log.csv")]
+    assert loss_a == loss_b and len(loss_a) == 6  # step-0 baseline + 5 steps, none duplicated
+
+
+def test_two_process_gloo_ddp_via_torchrun(tmp_path, tiny_checkpoint):
+    config_path = write_config(tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
+                               train={"steps": 3})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    torchrun = Path(PYTHON).with_name("torchrun")
+    result = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
+         str(port), "-m", "s2r_depth_ros.cli", "train", "--config", str(config_path),
+         "--stage", "2", "--out", str(tmp_path / "run"), "--quiet"],
+        env=child_env(), capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("stage 2: 3 steps") == 1  # only rank 0 reports
+    state = torch.load(tmp_path / "run" / "stage2" / "train_state.pt", weights_only=True)
+    assert state["world_size"] == 2 and len(state["rng"]) == 2
+    # 16 samples / 2 ranks / batch 2 = 4 batches per rank and epoch: 3 steps stay in epoch 0.
+    assert state["epoch"] == 0 and state["batch_in_epoch"] == 3
+    model = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert model.config.provenance["stages"]["2"]["world_size"] == 2
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values()
+               if v.is_floating_point())
+
+
+def test_nan_loss_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_checkpoint,
+                                                               capsys):
+    config_path = write_config(tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
+                               train={"steps": 6}, debug={"nan_loss_at_step": 3})
+    status = cli.main(["train", "--config", str(config_path), "--stage", "1", "--out",
+                       str(tmp_path / "run"), "--quiet"])
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 2
+    assert "loss is not finite" in message and "step 3" in message and "(step 2)" in message
+    state = torch.load(tmp_path / "run" / "stage1" / "train_state.pt", weights_only=True)
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert not (tmp_path / "run" / "stage1" / "model.pt").exists()
+    with pytest.raises(TrainingDiverged):  # the library raises a typed error
+        train(load_config(config_path), [1], tmp_path / "again", progress=False)
+
+
+def test_broken_and_poisoned_samples_are_skipped_and_counted(tmp_path, tiny_checkpoint):
+    config = load_config(write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)}, data={"length": 8},
+        train={"steps": 2, "batch_size": 4}, debug={"broken_indices": [1, 4]}))
+    dataset = Poisoned(SyntheticScenes("outdoor", length=8, height=96, width=128), poisoned=[6])
+    # 8 samples, batch 4, 2 steps: one epoch, every index drawn once, three of them bad.
+    results = train(config, [1], tmp_path / "run", dataset=dataset,
+                    val_dataset=SyntheticScenes("outdoor", 2, 96, 128, seed=9), progress=False)
+    assert results[0].skipped_samples == 3 and results[0].steps == 2
+    assert read_log(tmp_path / "run" / "stage1" / "log.csv")[-1]["skipped"] == "3"
+    model = load_checkpoint(results[0].model_path)
+    assert model.config.provenance["stages"]["1"]["skipped_samples"] == 3
+
+
+def test_cli_trains_all_stages_into_a_model_predict_loads(tmp_path):
+    config_path = write_config(tmp_path / "c.yaml", train={"steps": 2, "preview_every": 2})
+    assert cli.main(["train", "--config", str(config_path), "--stage", "all", "--out",
+                     str(tmp_path / "run"), "--quiet"]) == 0
+    for stage in range(3):
+        assert (tmp_path / "run" / f"stage{stage}" / "previews" / "step_0000002.png").is_file()
+    estimator = open_estimator(tmp_path / "run" / "model.pt", threads=1)
+    provenance = estimator.config.provenance
+    assert set(provenance["stages"]) == {"0", "1", "2"}
+    assert provenance["config_file"] == str(config_path.resolve()) and provenance["seed"] == 0
+    assert provenance["dataset"].startswith("SyntheticScenes(domain=outdoor, length=16")
+    depth = estimator.predict(SyntheticScenes("outdoor", length=1, height=60, width=80)[0].rgb)
+    assert depth.shape == (60, 80) and np.isfinite(depth).all() and (depth > 0).all()
+    # Resuming a finished run does nothing and succeeds.
+    before = (tmp_path / "run" / "model.pt").stat().st_mtime_ns
+    time.sleep(0.01)
+    assert cli.main(["train", "--config", str(config_path), "--stage", "all", "--out",
+                     str(tmp_path / "run"), "--resume", "--quiet"]) == 0
+    assert (tmp_path / "run" / "model.pt").stat().st_mtime_ns == before
