@@ -117,3 +117,23 @@ def test_colorize_marks_invalid_pixels_black():
     assert not (image[0, 0] == image[1, 0]).all()
     with pytest.raises(ValueError, match="colormap"):
         colorize_depth(depth, colormap="rainbow-unicorn")
+
+
+def test_convert_official_writes_a_native_checkpoint_with_the_same_outputs(tmp_path):
+    model = make_model("paper", 96, 128, seed=8)
+    save_official(model, tmp_path / "official", "suncg")
+    out = tmp_path / "converted.pt"
+    result = run_cli("convert-official", str(tmp_path / "official"), "--domain", "suncg",
+                     "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    from s2r_depth_ros.model import load_checkpoint
+
+    converted = load_checkpoint(out)
+    assert converted.config.max_depth == 8.0
+    assert converted.config.provenance["source"] == "official"
+    x = torch.rand(1, 3, 96, 128) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(converted(x), model(x))
+    missing = run_cli("convert-official", str(tmp_path), "--domain", "vkitti", "-o",
+                      str(tmp_path / "x.pt"))
+    assert missing.returncode == 2 and "checkpoint not found" in missing.stderr
