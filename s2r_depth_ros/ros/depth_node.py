@@ -49,6 +49,19 @@ class Frame:
 
 
 @dataclass
+class Prediction:
+    """One frame's depth, waiting for the publishing thread."""
+
+    header: object
+    rgb: np.ndarray
+    depth: np.ndarray
+    intrinsics: Intrinsics | None
+    camera_info: CameraInfo | None
+    inference_ms: float
+    wanted: tuple[bool, bool, bool, bool]  # depth, camera_info, points, colourised
+
+
+@dataclass
 class NodeStats:
     """Counters and recent timings reported on /diagnostics."""
 
@@ -59,6 +72,7 @@ class NodeStats:
     skipped_no_subscribers: int = 0
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     inference_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    outputs_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     processed_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
 
 
@@ -96,9 +110,10 @@ class DepthPipeline:
         self.camera_info: CameraInfo | None = None
         self.stats = NodeStats()
         self.slot = LatestFrameSlot()
+        self.results = LatestFrameSlot()
         self._entities: list = []
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def get_logger(self):
         return self.node.get_logger()
@@ -122,11 +137,15 @@ class DepthPipeline:
                                             info_qos)
         timer = node.create_timer(s.diagnostics_period, self.publish_diagnostics)
         self._entities = [image_sub, info_sub, timer]
-        self.slot = LatestFrameSlot()
+        self.slot, self.results = LatestFrameSlot(), LatestFrameSlot()
         self._stop.clear()
-        self._worker = threading.Thread(target=self._run_worker, name="s2r_inference",
-                                        daemon=True)
-        self._worker.start()
+        # Two threads: inference on frame N+1 overlaps building and publishing frame N.
+        self._threads = [threading.Thread(target=self._run_inference, name="s2r_inference",
+                                          daemon=True),
+                         threading.Thread(target=self._run_publisher, name="s2r_publish",
+                                          daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         """Unsubscribe and stop the inference thread (publishers stay)."""
@@ -139,9 +158,10 @@ class DepthPipeline:
         self._entities = []
         self._stop.set()
         self.slot.close()
-        if self._worker is not None and self._worker.is_alive():
-            self._worker.join(timeout=5.0)
-        self._worker = None
+        self.results.close()
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        self._threads = []
 
     # ---- callbacks (executor thread): cheap, never block ----
     def on_image(self, msg: Image | CompressedImage) -> None:
@@ -158,7 +178,7 @@ class DepthPipeline:
         self.camera_info = msg
 
     # ---- inference thread ----
-    def _run_worker(self) -> None:
+    def _run_inference(self) -> None:
         while not self._stop.is_set():
             frame = self.slot.take(timeout=0.2)
             if frame is None:
@@ -166,13 +186,28 @@ class DepthPipeline:
             if self.settings.max_rate_hz > 0:
                 self._respect_rate_limit()
             try:
-                self.process(frame)
+                prediction = self.infer(frame)
             except ImageFormatError as exc:
                 self.stats.bad += 1
                 self.get_logger().error(f"skipping frame: {exc}", throttle_duration_sec=THROTTLE_S)
+                continue
             except Exception as exc:  # keep serving whatever one frame did
                 self.stats.bad += 1
                 self.get_logger().error(f"frame failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=THROTTLE_S)
+                continue
+            if prediction is not None:
+                self.results.put(prediction)
+
+    def _run_publisher(self) -> None:
+        while not self._stop.is_set():
+            prediction = self.results.take(timeout=0.2)
+            if prediction is None:
+                continue
+            try:
+                self.publish(prediction)
+            except Exception as exc:  # a failed publish must not stop the node
+                self.get_logger().error(f"publishing failed: {type(exc).__name__}: {exc}",
                                         throttle_duration_sec=THROTTLE_S)
 
     def _respect_rate_limit(self) -> None:
@@ -201,24 +236,25 @@ class DepthPipeline:
             return Intrinsics.from_fov(width, height, self.settings.assumed_hfov_deg)
         return None
 
-    def process(self, frame: Frame) -> None:
-        """Decode, run the model and publish every wanted output for one frame."""
+    def infer(self, frame: Frame) -> Prediction | None:
+        """Decode and run the model; None when nothing needs to be published."""
         s = self.settings
-        want_depth, want_info = self._wanted(self.depth_pub), self._wanted(self.info_pub)
-        want_points, want_colour = self._wanted(self.points_pub), self._wanted(self.colour_pub)
-        if not (want_depth or want_info or want_points or want_colour):
+        wanted = (self._wanted(self.depth_pub), self._wanted(self.info_pub),
+                  self._wanted(self.points_pub), self._wanted(self.colour_pub))
+        if not any(wanted):
             self.stats.skipped_no_subscribers += 1
-            return
+            return None
         msg = frame.msg
         rgb = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
         height, width = rgb.shape[:2]
+        camera_info = self.camera_info
         intrinsics = self._intrinsics(width, height)
         if intrinsics is None:
             if s.camera_info_policy == "require":
                 self.stats.skipped_no_camera_info += 1
                 self.get_logger().warn("no valid camera_info yet: dropping frames (policy "
                                        "'require')", throttle_duration_sec=THROTTLE_S)
-                return
+                return None
             self.get_logger().warn("no valid camera_info yet: publishing depth without "
                                    "camera_info and points", throttle_duration_sec=THROTTLE_S)
 
@@ -230,33 +266,38 @@ class DepthPipeline:
         inference_ms = (time.perf_counter() - started) * 1000.0
         if self.max_depth < cfg.max_depth:
             depth[depth > self.max_depth] = np.inf
+        if intrinsics is not None:
+            intrinsics = intrinsics.scaled(out_size[1], out_size[0])
+        if s.publish_points and s.points_rgb and out_size != (height, width):
+            rgb = cv2.resize(rgb, (out_size[1], out_size[0]), interpolation=cv2.INTER_AREA)
+        return Prediction(msg.header, rgb, depth, intrinsics, camera_info, inference_ms, wanted)
 
-        header = msg.header
+    def publish(self, p: Prediction) -> None:
+        """Build and publish every wanted output of one prediction."""
+        s = self.settings
+        started = time.perf_counter()
+        want_depth, want_info, want_points, want_colour = p.wanted
         if want_depth:
-            self.depth_pub.publish(depth_to_msg(depth, header))
+            self.depth_pub.publish(depth_to_msg(p.depth, p.header))
         if want_colour:
             self.colour_pub.publish(bgr_to_msg(colorize_depth(
-                depth, s.colorize_min_depth or None, s.colorize_max_depth or None, s.colormap),
-                header))
-        if intrinsics is not None:
-            out_intrinsics = intrinsics.scaled(out_size[1], out_size[0])
+                p.depth, s.colorize_min_depth or None, s.colorize_max_depth or None,
+                s.colormap), p.header))
+        if p.intrinsics is not None:
             if want_info:
-                self.info_pub.publish(camera_info_for(self.camera_info, out_intrinsics, header))
+                self.info_pub.publish(camera_info_for(p.camera_info, p.intrinsics, p.header))
             if want_points:
-                colour = None
-                if s.points_rgb:
-                    colour = rgb if out_size == (height, width) else cv2.resize(
-                        rgb, (out_size[1], out_size[0]), interpolation=cv2.INTER_AREA)
-                cloud = depth_to_cloud_array(depth, out_intrinsics, s.points_stride, colour)
-                self.points_pub.publish(cloud_to_msg(cloud, header))
+                cloud = depth_to_cloud_array(p.depth, p.intrinsics, s.points_stride,
+                                             p.rgb if s.points_rgb else None)
+                self.points_pub.publish(cloud_to_msg(cloud, p.header))
 
         self.stats.processed += 1
         self.stats.processed_times.append(time.monotonic())
-        self.stats.inference_ms.append(inference_ms)
-        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        self.stats.inference_ms.append(p.inference_ms)
+        self.stats.outputs_ms.append((time.perf_counter() - started) * 1000.0)
+        stamp_ns = p.header.stamp.sec * 1_000_000_000 + p.header.stamp.nanosec
         if stamp_ns > 0:
-            latency = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
-            self.stats.latency_ms.append(latency)
+            self.stats.latency_ms.append((self.get_clock().now().nanoseconds - stamp_ns) / 1e6)
 
     # ---- diagnostics ----
     def publish_diagnostics(self) -> None:
@@ -274,13 +315,15 @@ class DepthPipeline:
             "frames_received": st.received,
             "frames_processed": st.processed,
             "frames_dropped": self.slot.dropped,
+            "results_dropped": self.results.dropped,
             "frames_bad": st.bad,
             "frames_skipped_no_camera_info": st.skipped_no_camera_info,
             "frames_skipped_no_subscribers": st.skipped_no_subscribers,
             "rate_hz": round(rate, 2),
             "camera_info_received": self.camera_info is not None,
         }
-        for name, series in (("latency_ms", st.latency_ms), ("inference_ms", st.inference_ms)):
+        for name, series in (("latency_ms", st.latency_ms), ("inference_ms", st.inference_ms),
+                             ("outputs_ms", st.outputs_ms)):
             if series:
                 arr = np.asarray(series)
                 values[f"{name}_p50"] = round(float(np.percentile(arr, 50)), 2)
