@@ -9,6 +9,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent
 # Name -> file; the first is the default for the node, `predict` and the demo.
 SHIPPED = {
     "outdoor": "s2r_lite_outdoor.pt",
+    "indoor": "s2r_lite_indoor.pt",
 }
 
 
