@@ -62,12 +62,14 @@ def model_only_fps(estimator, rgb: np.ndarray, frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def node_runs(model: str, rgb: np.ndarray, frames: int, threads: int, seconds: float) -> dict:
+def node_runs(model: str, rgb: np.ndarray, frames: int, threads: int, seconds: float,
+              backend: str) -> dict:
     domain = random_domain_id()
     use_loopback(domain)
     height, width = rgb.shape[:2]
     with tempfile.TemporaryDirectory() as tmp:
-        node = NodeProcess(domain, {"model": model, "device": "cpu", "threads": threads},
+        node = NodeProcess(domain, {"model": model, "device": "cpu", "threads": threads,
+                                    "backend": backend},
                            log_path=Path(tmp) / "node.log")
         peer = Peer(domain)
         try:
@@ -147,23 +149,26 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
+    parser.add_argument("--backend", default="eager", help="eager, compile or onnxruntime")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
             model = str(save_checkpoint(S2RDepthNet(preset("lite")).eval(), Path(tmp) / "l.pt"))
-        estimator = open_estimator(model, device="cpu", threads=args.threads)
+        estimator = open_estimator(model, device="cpu", threads=args.threads,
+                                   backend=args.backend)
         rng = np.random.default_rng(0)
         rgb = rng.integers(0, 255, (args.height, args.width, 3), dtype=np.uint8)
         depth = estimator.predict(rgb)
         before = model_only_fps(estimator, rgb, args.frames)
-        node = node_runs(model, rgb, args.frames, args.threads, args.seconds)
+        node = node_runs(model, rgb, args.frames, args.threads, args.seconds, args.backend)
         after = model_only_fps(estimator, rgb, args.frames)
         work = node_work_breakdown(rgb, depth, 20)
     model_fps = (before + after) / 2
     cfg = estimator.config
-    print(f"model {cfg.name} at {cfg.input_height}x{cfg.input_width}, input "
+    print(f"backend {args.backend}, model {cfg.name} at {cfg.input_height}x{cfg.input_width}, "
+          f"input "
           f"{args.width}x{args.height} rgb8 with points (xyzrgb), {args.threads} threads\n")
     print("| measure | value |\n|---|---|")
     print(f"| model only (predict incl. resize/upsample), frames/s | {model_fps:.1f} "
