@@ -21,14 +21,13 @@ import torch
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
+from s2r_depth_ros.geometry import Intrinsics, depth_to_cloud_array
 from s2r_depth_ros.inference import colorize_depth, open_estimator
 from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
 from s2r_depth_ros.ros.conversions import (
-    Intrinsics,
     bgr_to_msg,
     camera_info_for,
     cloud_to_msg,
-    depth_to_cloud_array,
     depth_to_msg,
     image_to_rgb,
     rgb_to_msg,

@@ -20,7 +20,6 @@ from s2r_depth_ros.evaluation import (
     OUTDOOR,
     DepthMetrics,
     ErrorByDistance,
-    PinholeCamera,
     Protocol,
     baseline_depth,
     compute_metrics,
@@ -33,6 +32,7 @@ from s2r_depth_ros.evaluation import (
     summarize,
 )
 from s2r_depth_ros.evaluation.sources import read_depth
+from s2r_depth_ros.geometry import Intrinsics
 
 PLAIN = Protocol("plain", 1e-3, 80.0, crop="none", median_scaling=False)
 
@@ -128,7 +128,7 @@ def test_presets_and_domains():
 
 
 def test_ground_plane_baseline_is_exact_on_a_flat_floor():
-    camera = PinholeCamera(700.0, 700.0, 600.0, 170.0)
+    camera = Intrinsics(700.0, 700.0, 600.0, 170.0, 1242, 375)
     depth = ground_plane_depth(375, 1242, camera.fy, camera.cy, camera_height=1.65)
     assert depth.shape == (375, 1242) and depth.dtype == np.float32
     assert np.isfinite(depth).all() and depth.min() > 0 and depth.max() == 80.0
@@ -158,7 +158,8 @@ def test_ground_truth_and_noisy_ground_truth_beat_both_baselines(real_manifest):
     for entry in entries:
         protocol = protocol_for_domain(entry["domain"])
         gt = read_depth(REAL_RGBD / entry["depth"], entry["depth_to_meters"])
-        camera = PinholeCamera(entry["fx"], entry["fy"], entry["cx"], entry["cy"])
+        camera = Intrinsics(entry["fx"], entry["fy"], entry["cx"], entry["cy"], entry["width"],
+                            entry["height"])
         noisy = gt * rng.uniform(0.95, 1.05, gt.shape).astype(np.float32)
         perfect = evaluate_frame(np.nan_to_num(gt, nan=1.0), gt, protocol)
         assert perfect.scaled.abs_rel == pytest.approx(0.0, abs=1e-6)
@@ -212,7 +213,8 @@ def test_eval_on_real_manifest_with_model_and_baselines(tmp_path, tiny_checkpoin
     gt = cv2.imread(str(REAL_RGBD / entry["depth"]), cv2.IMREAD_UNCHANGED) * entry[
         "depth_to_meters"]
     gt[gt == 0] = np.nan
-    camera = PinholeCamera(entry["fx"], entry["fy"], entry["cx"], entry["cy"])
+    camera = Intrinsics(entry["fx"], entry["fy"], entry["cx"], entry["cy"], entry["width"],
+                        entry["height"])
     expected = evaluate_frame(baseline_depth("ground_plane", *gt.shape, camera, INDOOR), gt,
                               INDOOR)
     row = next(r for r in rows if r["group"] == "indoor" and r["method"] == "ground_plane")

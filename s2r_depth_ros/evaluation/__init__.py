@@ -6,7 +6,6 @@ message helpers of :mod:`s2r_depth_ros.ros.conversions`).
 
 from .baselines import (
     BASELINES,
-    PinholeCamera,
     baseline_depth,
     constant_depth,
     ground_plane_depth,
@@ -34,7 +33,7 @@ from .runner import Evaluation, Frame, baseline_method, model_method
 
 __all__ = [
     "BASELINES", "INDOOR", "METRIC_NAMES", "OUTDOOR", "PROTOCOLS", "DepthMetrics", "Evaluation",
-    "ErrorByDistance", "Frame", "FrameResult", "PinholeCamera", "Protocol", "Summary",
+    "ErrorByDistance", "Frame", "FrameResult", "Protocol", "Summary",
     "baseline_depth", "baseline_method", "compute_metrics", "constant_depth", "crop_mask",
     "evaluate_frame", "ground_plane_depth", "indoor_depth", "model_method", "protocol_for_domain",
     "score_frame", "summarize", "valid_mask",

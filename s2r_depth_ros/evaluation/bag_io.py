@@ -29,16 +29,14 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
+from ..geometry import Intrinsics, depth_to_cloud_array
 from ..inference.colorize import colorize_depth
 from ..ros.conversions import (
     ImageFormatError,
-    Intrinsics,
-    depth_to_cloud_array,
     image_to_depth,
     image_to_rgb,
     intrinsics_from_camera_info,
 )
-from .baselines import PinholeCamera
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/Image")
 CAMERA_INFO_TYPES = ("sensor_msgs/msg/CameraInfo", "sensor_msgs/CameraInfo")
@@ -208,10 +206,9 @@ def header_stamp_ns(msg) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(nanos)
 
 
-def camera_from_info(msg) -> PinholeCamera:
-    """Intrinsics of a CameraInfo message (P if set, else K; validated)."""
-    info = intrinsics_from_camera_info(_LowerCaseInfo(msg))
-    return PinholeCamera(info.fx, info.fy, info.cx, info.cy)
+def camera_from_info(msg) -> Intrinsics:
+    """Intrinsics of a ROS 1 or ROS 2 CameraInfo message (P if set, else K; validated)."""
+    return intrinsics_from_camera_info(_LowerCaseInfo(msg))
 
 
 class _LowerCaseInfo:
@@ -274,7 +271,7 @@ class BagPair:
     frame_id: str
     rgb: np.ndarray
     gt: np.ndarray
-    camera: PinholeCamera | None
+    camera: Intrinsics | None
     gt_offset_ns: int
 
 
@@ -321,7 +318,7 @@ class BagPairReader:
         self.salvaged = self.source.damage is not None
         self._matches: list[int | None] = []
         self._image_stamps: list[int] = []
-        self._first_camera: PinholeCamera | None = None
+        self._first_camera: Intrinsics | None = None
         self._messages_read = 0
 
     def _require(self, topic: str, types: tuple[str, ...], what: str) -> str:
@@ -520,7 +517,7 @@ class DepthBagWriter:
         self.writer.write(self.connections[key], log_time_ns, data)
 
     def write_frame(self, rgb: np.ndarray, depth: np.ndarray, stamp_ns: int, frame_id: str,
-                    camera: PinholeCamera | None = None, log_time_ns: int | None = None) -> None:
+                    camera: Intrinsics | None = None, log_time_ns: int | None = None) -> None:
         """One input frame and its prediction; depth at any size, camera for the RGB image."""
         log_time_ns = stamp_ns if log_time_ns is None else log_time_ns
         ts = self.typestore
@@ -531,10 +528,8 @@ class DepthBagWriter:
         colour = colorize_depth(depth, *self.colour_range)
         self._write("depth_color", rgb_image_msg(ts, colour, "bgr8", stamp_ns, frame_id),
                     log_time_ns)
-        if camera is None:
-            camera = PinholeCamera.guess(*rgb.shape[:2])
-        intrinsics = Intrinsics(camera.fx, camera.fy, camera.cx, camera.cy, rgb.shape[1],
-                                rgb.shape[0]).scaled(width, height)
+        camera = camera or Intrinsics.guess(rgb.shape[1], rgb.shape[0])
+        intrinsics = camera.scaled(width, height)
         self._write("camera_info", self._camera_info(intrinsics, stamp_ns, frame_id),
                     log_time_ns)
         rgb_at_depth = rgb if rgb.shape[:2] == depth.shape else None

@@ -8,10 +8,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from ..geometry import Intrinsics
 from .metrics import Protocol
 
 BASELINES = ("constant", "ground_plane")
@@ -21,21 +20,6 @@ BASELINES = ("constant", "ground_plane")
 OUTDOOR_CAMERA_HEIGHT = 1.65
 INDOOR_CAMERA_HEIGHT = 1.5
 INDOOR_WALL_DEPTH = 4.0
-
-
-@dataclass(frozen=True)
-class PinholeCamera:
-    """Pinhole intrinsics in pixels for the image they belong to."""
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    @classmethod
-    def guess(cls, height: int, width: int) -> PinholeCamera:
-        """A centred camera with focal length = width (about 53 degrees horizontal FOV)."""
-        return cls(float(width), float(width), (width - 1) / 2.0, (height - 1) / 2.0)
 
 
 def constant_depth(height: int, width: int, depth: float) -> np.ndarray:
@@ -65,7 +49,7 @@ def indoor_depth(height: int, width: int, fy: float, cy: float,
     return ground_plane_depth(height, width, fy, cy, camera_height, max_depth=wall_depth)
 
 
-def baseline_depth(name: str, height: int, width: int, camera: PinholeCamera,
+def baseline_depth(name: str, height: int, width: int, camera: Intrinsics,
                    protocol: Protocol) -> np.ndarray:
     """The named baseline for an image of ``height`` x ``width`` scored under ``protocol``."""
     if name == "constant":

@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..inference.cli import add_model_arguments, estimator_from_args
-from .baselines import BASELINES, PinholeCamera
+from .baselines import BASELINES
 from .metrics import CROPS, PROTOCOLS, Protocol
 from .runner import DepthMethod, Evaluation, Frame, baseline_method, model_method
 
@@ -78,9 +78,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if bool(args.rgb_dir) != bool(args.depth_dir):
         raise ValueError("--rgb-dir and --depth-dir go together")
     if args.rgb_dir:
-        camera = PinholeCamera(*args.intrinsics) if args.intrinsics else None
         sources, missing = folder_sources(args.rgb_dir, args.depth_dir, args.depth_scale,
-                                          args.protocol, camera, args.limit)
+                                          args.protocol, args.intrinsics, args.limit)
         source = {"rgb_dir": args.rgb_dir, "depth_dir": args.depth_dir,
                   "depth_scale": args.depth_scale, "images_without_depth": missing}
         protocols = {args.protocol: _protocol(PROTOCOLS[args.protocol], args)}

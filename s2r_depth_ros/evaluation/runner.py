@@ -16,8 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..geometry import Intrinsics
 from ..inference.colorize import colorize_depth
-from .baselines import PinholeCamera, baseline_depth
+from .baselines import baseline_depth
 from .metrics import (
     METRIC_NAMES,
     ErrorByDistance,
@@ -40,18 +41,15 @@ class Frame:
     rgb: np.ndarray
     gt: np.ndarray
     group: str
-    camera: PinholeCamera | None = None
+    camera: Intrinsics | None = None
     stamp_ns: int | None = None
 
-    def camera_at_gt(self) -> PinholeCamera:
-        """Intrinsics for the ground truth's pixel grid (scaled if the RGB size differs)."""
+    def camera_at_gt(self) -> Intrinsics:
+        """Intrinsics for the ground truth's pixel grid (scaled if the camera's size differs)."""
         gt_h, gt_w = self.gt.shape
         if self.camera is None:
-            return PinholeCamera.guess(gt_h, gt_w)
-        rgb_h, rgb_w = self.rgb.shape[:2]
-        sx, sy = gt_w / rgb_w, gt_h / rgb_h
-        cam = self.camera
-        return PinholeCamera(cam.fx * sx, cam.fy * sy, cam.cx * sx, cam.cy * sy)
+            return Intrinsics.guess(gt_w, gt_h)
+        return self.camera.scaled(gt_w, gt_h)
 
 
 # A method maps (frame, protocol) to an H x W float32 depth map at the ground truth's size.

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..geometry import Intrinsics
 from ..inference.cli import IMAGE_SUFFIXES, read_rgb
-from .baselines import PinholeCamera
 from .metrics import DOMAIN_PROTOCOLS
 from .runner import Frame
 
@@ -77,21 +77,21 @@ def manifest_sources(manifest: str | Path, limit: int | None = None) -> list[Fra
         name = f"{entry.get('dataset', 'frame')}/{Path(entry['rgb']).stem}"
 
         def load(entry=entry, name=name, group=group) -> Frame:
+            rgb = read_rgb(root / entry["rgb"])
             camera = None
             if all(k in entry for k in ("fx", "fy", "cx", "cy")):
-                camera = PinholeCamera(float(entry["fx"]), float(entry["fy"]),
-                                       float(entry["cx"]), float(entry["cy"]))
+                camera = Intrinsics(float(entry["fx"]), float(entry["fy"]), float(entry["cx"]),
+                                    float(entry["cy"]), rgb.shape[1], rgb.shape[0])
             gt = read_depth(root / entry["depth"], float(entry["depth_to_meters"]),
                             entry.get("invalid_depth", 0))
-            return Frame(name=name, rgb=read_rgb(root / entry["rgb"]), gt=gt, group=group,
-                         camera=camera)
+            return Frame(name=name, rgb=rgb, gt=gt, group=group, camera=camera)
 
         sources.append(FrameSource(name, group, load))
     return sources
 
 
 def folder_sources(rgb_dir: str | Path, depth_dir: str | Path, depth_scale: float, group: str,
-                   camera: PinholeCamera | None = None,
+                   intrinsics: tuple[float, float, float, float] | None = None,
                    limit: int | None = None) -> tuple[list[FrameSource], list[str]]:
     """Images paired with same-stem depth files; also returns the image stems without depth."""
     rgb_dir, depth_dir = Path(rgb_dir), Path(depth_dir)
@@ -115,7 +115,9 @@ def folder_sources(rgb_dir: str | Path, depth_dir: str | Path, depth_scale: floa
             break
 
         def load(image=image, depth=depth) -> Frame:
-            return Frame(name=image.stem, rgb=read_rgb(image), gt=read_depth(depth, depth_scale),
+            rgb = read_rgb(image)
+            camera = Intrinsics(*intrinsics, rgb.shape[1], rgb.shape[0]) if intrinsics else None
+            return Frame(name=image.stem, rgb=rgb, gt=read_depth(depth, depth_scale),
                          group=group, camera=camera)
 
         sources.append(FrameSource(image.stem, group, load))

@@ -18,7 +18,8 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from tqdm import tqdm
 
-from .conversions import Intrinsics, camera_info_for, rgb_to_msg
+from ..geometry import Intrinsics
+from .conversions import camera_info_for, rgb_to_msg
 from .live import (
     BEST_EFFORT,
     NodeProcess,

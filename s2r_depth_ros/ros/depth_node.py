@@ -20,15 +20,14 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from ..geometry import Intrinsics, depth_to_cloud_array
 from ..inference import colorize_depth, open_estimator
 from .conversions import (
     ImageFormatError,
-    Intrinsics,
     bgr_to_msg,
     camera_info_for,
     cloud_to_msg,
     compressed_to_rgb,
-    depth_to_cloud_array,
     depth_to_msg,
     image_to_rgb,
     intrinsics_from_camera_info,
