@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import matmul_peak_gflops, network_gflops, seconds
 from PIL import Image
-from torch.utils.flop_counter import FlopCounterMode
 
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.model import S2RDepthNet, preset
@@ -52,27 +51,6 @@ def reference_recipe(model: S2RDepthNet, rgb: np.ndarray) -> np.ndarray:
     return ((out + 1) / 2 * cfg.max_depth)[0, 0].numpy()
 
 
-def network_gflops(model: S2RDepthNet) -> float:
-    cfg = model.config
-    meta = S2RDepthNet(cfg).to("meta")
-    with FlopCounterMode(display=False) as counter:
-        meta(torch.empty(1, 3, cfg.input_height, cfg.input_width, device="meta"))
-    return counter.get_total_flops() / 1e9
-
-
-def matmul_peak(n: int = 4096, repeats: int = 3) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["paper", "lite"])
@@ -82,11 +60,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rgb = np.random.default_rng(0).integers(0, 255, (375, 1242, 3), dtype=np.uint8)
-    peak_before = matmul_peak()
+    peak_before = matmul_peak_gflops()
     rows = []
     for name in args.configs:
         model = random_model(name)
-        flops = network_gflops(model)
+        flops = network_gflops(model.config)
         runners = {"reference": lambda m=model: reference_recipe(m, rgb)}
         for backend in args.backends:
             estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
@@ -96,9 +74,9 @@ def main() -> None:
         times = {key: [] for key in runners}
         for _ in range(args.repeats):
             for key, run in runners.items():  # interleaved: same load for every path
-                times[key].append(_timed(run))
+                times[key].append(seconds(run))
         estimator = DepthEstimator(replace_model(model), device="cpu")
-        preprocess_ms = statistics.median(_timed(lambda e=estimator: e.preprocess(rgb))
+        preprocess_ms = statistics.median(seconds(lambda e=estimator: e.preprocess(rgb))
                                           for _ in range(10)) * 1000
         reference_ms = statistics.median(times["reference"]) * 1000
         for key in runners:
@@ -108,7 +86,7 @@ def main() -> None:
             rows.append((name, key, flops, ms, flops / ms * 1000, reference_ms / ms, diff))
         rows.append((name, "pre-processing (resize + normalise)", 0.0, preprocess_ms, 0.0,
                      0.0, 0.0))
-    peak = max(peak_before, matmul_peak())
+    peak = max(peak_before, matmul_peak_gflops())
     print(f"{args.threads} threads, batch 1, 375x1242 frame, median of {args.repeats}; fp32 "
           f"matmul peak measured in this run: {peak:.0f} GFLOP/s\n")
     print("| config | path | GFLOP | ms/frame | GFLOP/s | % of peak | speed-up | max abs diff m |")

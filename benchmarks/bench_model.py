@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 
 import torch
+from common import matmul_peak_gflops
 from torch.utils.flop_counter import FlopCounterMode
 
 from s2r_depth_ros.model import S2RDepthNet, preset
@@ -34,17 +35,6 @@ def gflops(fn, args) -> float:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         fn(*args)
     return counter.get_total_flops() / 1e9
-
-
-def matmul_peak_gflops(repeats: int = 5, n: int = 2048) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
 
 
 def main() -> None:

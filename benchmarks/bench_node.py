@@ -11,13 +11,13 @@ and the per-frame cost of the node's own work (decode, point cloud, colourising,
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import median_ms
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -41,16 +41,6 @@ from s2r_depth_ros.ros.live import (
     stamp_ns,
     use_loopback,
 )
-
-
-def timed(fn, repeats: int) -> float:
-    """Median milliseconds of ``fn()``."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def model_only_fps(estimator, rgb: np.ndarray, frames: int) -> float:
@@ -129,14 +119,15 @@ def node_work_breakdown(rgb: np.ndarray, depth: np.ndarray, repeats: int) -> dic
     intrinsics = Intrinsics(500, 500, width / 2, height / 2, width, height)
     msg = rgb_to_msg(rgb, header)
     return {
-        "decode image": timed(lambda: image_to_rgb(msg), repeats),
-        "depth message": timed(lambda: depth_to_msg(depth, header), repeats),
-        "cloud xyzrgb (array + message)": timed(
+        "decode image": median_ms(lambda: image_to_rgb(msg), repeats),
+        "depth message": median_ms(lambda: depth_to_msg(depth, header), repeats),
+        "cloud xyzrgb (array + message)": median_ms(
             lambda: cloud_to_msg(depth_to_cloud_array(depth, intrinsics, 1, rgb), header),
             repeats),
-        "cloud xyz (array + message)": timed(
+        "cloud xyz (array + message)": median_ms(
             lambda: cloud_to_msg(depth_to_cloud_array(depth, intrinsics), header), repeats),
-        "colourise + message": timed(lambda: bgr_to_msg(colorize_depth(depth), header), repeats),
+        "colourise + message": median_ms(
+            lambda: bgr_to_msg(colorize_depth(depth), header), repeats),
     }
 
 

@@ -68,19 +68,21 @@ class DepthEstimator:
             model.config = model.config.with_input(*input_size)
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}")
-        self.model = model.eval().to(self.device)
-        # The network that runs: BatchNorm folded, parallel convs fused (exact), NHWC on CPU.
-        self.network = fold_model(self.model)
-        if self.device.type == "cpu":
-            self.network = self.network.to(memory_format=torch.channels_last)
-        if self.fp16:
-            self.network.half()
-        if backend == "compile":
-            self.network = torch.compile(self.network, dynamic=False)
-        elif backend == "onnxruntime":
-            if self.device.type != "cpu":
-                raise ValueError("backend onnxruntime runs on the CPU; use device cpu")
+        if backend == "onnxruntime" and self.device.type != "cpu":
+            raise ValueError("backend onnxruntime runs on the CPU; use device cpu")
+        # The original stays on the CPU (configuration, export); what runs is ``network``.
+        self.model = model.eval().cpu()
+        if backend == "onnxruntime":
             self.network = onnx_network_for(self.model, threads=threads)
+        else:
+            # BatchNorm folded and parallel convs fused (exact); NHWC on the CPU.
+            network = fold_model(self.model).to(self.device)
+            if self.device.type == "cpu":
+                network = network.to(memory_format=torch.channels_last)
+            if self.fp16:
+                network = network.half()
+            self.network = (torch.compile(network, dynamic=False) if backend == "compile"
+                            else network)
         self.backend = backend
 
     @classmethod

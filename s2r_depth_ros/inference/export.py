@@ -14,17 +14,6 @@ from ..model import S2RDepthNet
 from .optimize import fold_model
 
 
-class DepthHead(torch.nn.Module):
-    """Only the full-resolution depth output, the part inference needs."""
-
-    def __init__(self, network: S2RDepthNet) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.network(image)
-
-
 def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17) -> Path:
     """Write the folded network as ONNX for the model's input size (batch 1, fixed shape).
 
@@ -34,7 +23,7 @@ def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config
-    network = DepthHead(fold_model(model.cpu().float())).eval()
+    network = fold_model(model).cpu().float()  # a copy; forward returns only the final depth
     example = torch.zeros(1, 3, cfg.input_height, cfg.input_width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
