@@ -40,14 +40,6 @@ STATS_WINDOW = 200
 
 
 @dataclass
-class Frame:
-    """One received image message and the time it arrived."""
-
-    msg: Image | CompressedImage
-    received: float
-
-
-@dataclass
 class Prediction:
     """One frame's depth, waiting for the publishing thread."""
 
@@ -165,7 +157,7 @@ class DepthPipeline:
     # ---- callbacks (executor thread): cheap, never block ----
     def on_image(self, msg: Image | CompressedImage) -> None:
         self.stats.received += 1
-        self.slot.put(Frame(msg, time.monotonic()))
+        self.slot.put(msg)
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -179,13 +171,13 @@ class DepthPipeline:
     # ---- inference thread ----
     def _run_inference(self) -> None:
         while not self._stop.is_set():
-            frame = self.slot.take(timeout=0.2)
-            if frame is None:
+            msg = self.slot.take(timeout=0.2)
+            if msg is None:
                 continue
             if self.settings.max_rate_hz > 0:
                 self._respect_rate_limit()
             try:
-                prediction = self.infer(frame)
+                prediction = self.infer(msg)
             except ImageFormatError as exc:
                 self.stats.bad += 1
                 self.get_logger().error(f"skipping frame: {exc}", throttle_duration_sec=THROTTLE_S)
@@ -235,7 +227,7 @@ class DepthPipeline:
             return Intrinsics.from_fov(width, height, self.settings.assumed_hfov_deg)
         return None
 
-    def infer(self, frame: Frame) -> Prediction | None:
+    def infer(self, msg: Image | CompressedImage) -> Prediction | None:
         """Decode and run the model; None when nothing needs to be published."""
         s = self.settings
         wanted = (self._wanted(self.depth_pub), self._wanted(self.info_pub),
@@ -243,7 +235,6 @@ class DepthPipeline:
         if not any(wanted):
             self.stats.skipped_no_subscribers += 1
             return None
-        msg = frame.msg
         rgb = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
         height, width = rgb.shape[:2]
         camera_info = self.camera_info
