@@ -1,8 +1,9 @@
 """Node end to end against the model alone, measured side by side in one run.
 
-Usage: python benchmarks/bench_node.py [--model FILE|outdoor] [--frames 60]
+Usage: python benchmarks/bench_node.py [--model FILE|outdoor] [--frames 60] [--workers N]
 Without --model a randomly initialised lite network is used (same speed as trained weights).
-Prints model-only frames/s; node throughput with a camera faster than the model (open loop,
+Prints model-only frames/s two ways (`predict` in a loop on all cores; and frames in parallel
+on the node's worker layout); node throughput with a camera faster than the model (open loop,
 30 Hz for --seconds: outputs per second, the node always takes the newest frame); node
 latency with one frame in flight (closed loop: next frame once the previous cloud arrived);
 and the per-frame cost of the node's own work (decode, point cloud, colourising, messages).
@@ -11,23 +12,25 @@ and the per-frame cost of the node's own work (decode, point cloud, colourising,
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from common import median_ms
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
-from s2r_depth_ros.geometry import Intrinsics, depth_to_cloud_array
+from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import colorize_depth, open_estimator
+from s2r_depth_ros.inference.estimator import BACKENDS
 from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
 from s2r_depth_ros.ros.conversions import (
+    PointCloudBuilder,
     bgr_to_msg,
     camera_info_for,
-    cloud_to_msg,
     depth_to_msg,
     image_to_rgb,
     rgb_to_msg,
@@ -41,24 +44,34 @@ from s2r_depth_ros.ros.live import (
     stamp_ns,
     use_loopback,
 )
+from s2r_depth_ros.ros.settings import NodeSettings
 
 
-def model_only_fps(estimator, rgb: np.ndarray, frames: int) -> float:
+def model_only_fps(estimator, rgb: np.ndarray, frames: int, workers: int = 1) -> float:
+    """Frames/s of ``predict`` called back to back by ``workers`` threads."""
     estimator.predict(rgb)
+
+    def loop() -> None:
+        for _ in range(frames // workers):
+            estimator.predict(rgb)
+
+    threads = [threading.Thread(target=loop) for _ in range(workers)]
     start = time.perf_counter()
-    for _ in range(frames):
-        estimator.predict(rgb)
-    return frames / (time.perf_counter() - start)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return frames // workers * workers / (time.perf_counter() - start)
 
 
-def node_runs(model: str, rgb: np.ndarray, frames: int, threads: int, seconds: float,
-              backend: str) -> dict:
+def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: int,
+              seconds: float, backend: str) -> dict:
     domain = random_domain_id()
     use_loopback(domain)
     height, width = rgb.shape[:2]
     with tempfile.TemporaryDirectory() as tmp:
         node = NodeProcess(domain, {"model": model, "device": "cpu", "threads": threads,
-                                    "backend": backend},
+                                    "inference_workers": workers, "backend": backend},
                            log_path=Path(tmp) / "node.log")
         peer = Peer(domain)
         try:
@@ -118,14 +131,14 @@ def node_work_breakdown(rgb: np.ndarray, depth: np.ndarray, repeats: int) -> dic
     header = Header(frame_id="bench")
     intrinsics = Intrinsics(500, 500, width / 2, height / 2, width, height)
     msg = rgb_to_msg(rgb, header)
+    builder = PointCloudBuilder()
     return {
         "decode image": median_ms(lambda: image_to_rgb(msg), repeats),
         "depth message": median_ms(lambda: depth_to_msg(depth, header), repeats),
         "cloud xyzrgb (array + message)": median_ms(
-            lambda: cloud_to_msg(depth_to_cloud_array(depth, intrinsics, 1, rgb), header),
-            repeats),
+            lambda: builder.build(depth, intrinsics, header, 1, rgb), repeats),
         "cloud xyz (array + message)": median_ms(
-            lambda: cloud_to_msg(depth_to_cloud_array(depth, intrinsics), header), repeats),
+            lambda: builder.build(depth, intrinsics, header), repeats),
         "colourise + message": median_ms(
             lambda: bgr_to_msg(colorize_depth(depth), header), repeats),
     }
@@ -137,42 +150,53 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0, help="node inference_workers "
+                        "(0 = the node's default)")
+    parser.add_argument("--threads", type=int, default=0, help="node threads per worker "
+                        "(0 = the node's default)")
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
-    parser.add_argument("--backend", default="eager", help="eager, compile or onnxruntime")
+    parser.add_argument("--backend", default="auto", choices=BACKENDS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    cores = len(os.sched_getaffinity(0))
+    workers, threads = NodeSettings(inference_workers=args.workers, threads=args.threads
+                                    ).parallelism("cpu", cores)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
             model = str(save_checkpoint(S2RDepthNet(preset("lite")).eval(), Path(tmp) / "l.pt"))
-        estimator = open_estimator(model, device="cpu", threads=args.threads,
-                                   backend=args.backend)
         rng = np.random.default_rng(0)
         rgb = rng.integers(0, 255, (args.height, args.width, 3), dtype=np.uint8)
-        depth = estimator.predict(rgb)
-        before = model_only_fps(estimator, rgb, args.frames)
-        node = node_runs(model, rgb, args.frames, args.threads, args.seconds, args.backend)
-        after = model_only_fps(estimator, rgb, args.frames)
-        work = node_work_breakdown(rgb, depth, 20)
-    model_fps = (before + after) / 2
+
+        # torch's thread count is per process: each layout gets its own estimator, re-applied.
+        def layout_fps(n_workers: int, n_threads: int) -> float:
+            estimator = open_estimator(model, device="cpu", threads=n_threads,
+                                       backend=args.backend, workers=n_workers)
+            return model_only_fps(estimator, rgb, args.frames, n_workers)
+
+        before = (layout_fps(1, cores), layout_fps(workers, threads))
+        node = node_runs(model, rgb, args.frames, workers, threads, args.seconds, args.backend)
+        after = (layout_fps(1, cores), layout_fps(workers, threads))
+        estimator = open_estimator(model, device="cpu", threads=cores, backend=args.backend)
+        work = node_work_breakdown(rgb, estimator.predict(rgb), 20)
+    plain_fps, parallel_fps = ((b + a) / 2 for b, a in zip(before, after))
     cfg = estimator.config
-    print(f"backend {args.backend}, model {cfg.name} at {cfg.input_height}x{cfg.input_width}, "
-          f"input "
-          f"{args.width}x{args.height} rgb8 with points (xyzrgb), {args.threads} threads\n")
+    print(f"backend {estimator.backend}, model {cfg.name} at {cfg.input_height}x{cfg.input_width}, "
+          f"input {args.width}x{args.height} rgb8 with points (xyzrgb); node: {workers} "
+          f"worker(s) x {threads} thread(s); {cores} cores\n")
     print("| measure | value |\n|---|---|")
-    print(f"| model only (predict incl. resize/upsample), frames/s | {model_fps:.1f} "
-          f"(before {before:.1f}, after {after:.1f}) |")
+    print(f"| model only, `predict` in a loop on {cores} threads, frames/s | {plain_fps:.1f} "
+          f"(before {before[0]:.1f}, after {after[0]:.1f}) |")
+    print(f"| model only, {workers} frames in parallel x {threads} thread(s), frames/s | "
+          f"{parallel_fps:.1f} (before {before[1]:.1f}, after {after[1]:.1f}) |")
     print(f"| node throughput, 30 Hz camera (open loop), clouds/s | {node['open_fps']:.1f} |")
-    print(f"| node / model-only | {node['open_fps'] / model_fps:.2f} |")
+    print(f"| node / model-only (loop; parallel) | {node['open_fps'] / plain_fps:.2f}; "
+          f"{node['open_fps'] / parallel_fps:.2f} |")
     lat = node["open_latency"]
     print(f"| open loop latency stamp -> cloud arrival p50 / p99 ms | {lat.get('p50')} / "
           f"{lat.get('p99')} |")
     lat = node["latency"]
     print(f"| one frame in flight (closed loop): frames/s, latency p50 / p99 ms | "
           f"{node['fps']:.1f}, {lat.get('p50')} / {lat.get('p99')} |")
-    print(f"| node overhead per frame, ms (closed-loop latency p50 - model-only) | "
-          f"{lat.get('p50', 0) - 1000 / model_fps:.1f} |")
     for name, ms in work.items():
         print(f"| {name}, ms | {ms:.2f} |")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
@@ -42,12 +43,14 @@ XYZ_FLOATS, XYZRGB_FLOATS = 4, 8
 
 
 def depth_to_cloud_array(depth: np.ndarray, intrinsics: Intrinsics, stride: int = 1,
-                         rgb: np.ndarray | None = None) -> np.ndarray:
+                         rgb: np.ndarray | None = None, out: np.ndarray | None = None
+                         ) -> np.ndarray:
     """Organised cloud in depth_image_proc's layout, as a (rows, cols, 4 or 8) float32 array.
 
     x, y, z at offsets 0, 4, 8 (point_step 16), or with ``rgb`` (uint8 RGB at the depth's
     size) a packed 0x00RRGGBB colour read as float32 at offset 16 (point_step 32).
-    Invalid depth (NaN, inf, <= 0) gives NaN points.
+    Invalid depth (NaN, inf, <= 0) gives NaN points. ``out``, a C-contiguous float32 array
+    of the result's shape, receives the points instead of a new array.
     """
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
@@ -55,16 +58,26 @@ def depth_to_cloud_array(depth: np.ndarray, intrinsics: Intrinsics, stride: int 
     if (width, height) != (intrinsics.width, intrinsics.height):
         intrinsics = intrinsics.scaled(width, height)
     sub = depth[::stride, ::stride]
-    rows, cols = sub.shape
-    cloud = np.zeros((rows, cols, XYZRGB_FLOATS if rgb is not None else XYZ_FLOATS), np.float32)
-    z = cloud[:, :, 2]
-    np.copyto(z, sub)
-    z[~((z > 0) & (z < np.inf))] = np.nan
+    z = np.where((sub > 0) & (sub < np.inf), sub, np.float32(np.nan)).astype(np.float32,
+                                                                              copy=False)
     x_factor = (np.arange(0, width, stride, dtype=np.float32) - intrinsics.cx) / intrinsics.fx
     y_factor = (np.arange(0, height, stride, dtype=np.float32) - intrinsics.cy) / intrinsics.fy
-    np.multiply(z, x_factor[None, :], out=cloud[:, :, 0])
-    np.multiply(z, y_factor[:, None], out=cloud[:, :, 1])
+    pad = np.zeros_like(z)
+    channels = [z * x_factor[None, :].astype(np.float32), z * y_factor[:, None].astype(np.float32),
+                z, pad]
     if rgb is not None:
         # Little-endian 0x00RRGGBB is the byte sequence B, G, R, 0.
-        cloud.view(np.uint8)[:, :, 16:19] = rgb[::stride, ::stride, ::-1]
-    return cloud
+        bgra = cv2.cvtColor(np.ascontiguousarray(rgb[::stride, ::stride]), cv2.COLOR_RGB2BGRA)
+        packed = bgra.view(np.uint32)[:, :, 0]
+        packed &= np.uint32(0x00FFFFFF)
+        channels += [packed.view(np.float32), pad, pad, pad]
+    # One interleaving pass in OpenCV: about twice as fast as strided numpy writes.
+    if out is None:
+        return cv2.merge(channels)
+    if out.shape != (*z.shape, len(channels)) or out.dtype != np.float32 or not (
+            out.flags.c_contiguous):
+        raise ValueError(f"out must be C-contiguous float32 of shape {(*z.shape, len(channels))}")
+    merged = cv2.merge(channels, out)
+    if not np.shares_memory(merged, out):  # OpenCV reuses a matching destination; if not:
+        np.copyto(out, merged)
+    return out

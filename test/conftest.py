@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-from pathlib import Path
+import os
 
-import pytest
-import torch
+# Humble checks every message field on assignment, later distributions only with this set:
+# the tests and the node processes they start run with the checks on, as on Humble.
+os.environ.setdefault("ROS_PYTHON_CHECK_FIELDS", "1")
 
-from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
-from s2r_depth_ros.ros.live import random_domain_id, use_loopback
+import json  # noqa: E402
+import tempfile  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint  # noqa: E402
+from s2r_depth_ros.ros.live import random_domain_id, use_loopback  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -18,9 +25,10 @@ REAL_RGBD = SHARED / "real_rgbd"
 
 
 def pytest_configure(config):
-    # Keep every DDS participant of this run on loopback and in a domain of its own.
     # Every DDS participant of this run stays on loopback; each test picks its own domain.
     use_loopback(random_domain_id())
+    # ONNX exports made by the back-ends (and node processes) go to a throw-away cache.
+    os.environ.setdefault("S2R_CACHE_DIR", tempfile.mkdtemp(prefix="s2r_test_cache_"))
     torch.set_num_threads(2)
 
 

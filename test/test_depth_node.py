@@ -277,11 +277,31 @@ def test_compressed_input(tmp_path, tiny_checkpoint):
         s.close()
 
 
+def test_rate_limit_holds_across_parallel_workers(tmp_path, tiny_checkpoint):
+    s = Session(tmp_path, tiny_checkpoint, inference_workers=2, max_rate_hz=4.0)
+    try:
+        msg = image_msg(rgb_image(120, 160), "rgb8", stamp=11_000_000_000)
+        assert s.request(msg, camera_info_msg(160, 120)) is not None, s.node.log()
+        s.peer.clear()
+        start = time.monotonic()
+        while time.monotonic() - start < 5.0:  # a 30 Hz camera; the tiny model keeps up
+            msg.header.stamp.sec += 1
+            s.image_pub.publish(msg)
+            time.sleep(1 / 30)
+        time.sleep(0.5)
+        arrivals = np.array(s.peer.arrival["/depth/image"]) / 1e9
+        assert 15 <= len(arrivals) <= 23, len(arrivals)  # 4 Hz for 5 s, not 2 x 4 Hz
+        assert np.median(np.diff(arrivals)) > 0.2
+    finally:
+        assert s.close() == 0, s.node.log()
+
+
 @pytest.mark.parametrize("params, message", [
     ({"points_stride": 0}, "points_stride"),
     ({"colormap": "rainbow"}, "colormap"),
     ({"input_height": 100, "input_width": 128}, "multiples of 16"),
     ({"camera_info_policy": "guess"}, "camera_info_policy"),
+    ({"inference_workers": 9}, "inference_workers"),
     ({"model": "/does/not/exist.pt"}, "checkpoint not found"),
 ])
 def test_bad_parameters_stop_the_node_with_a_clear_reason(tmp_path, tiny_checkpoint, params,

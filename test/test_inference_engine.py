@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 
 from conftest import make_model
 from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference.estimator import resolve_backend
 from s2r_depth_ros.inference.optimize import fold_model
 
 
@@ -39,14 +42,49 @@ def test_unknown_backend_is_refused():
         DepthEstimator(make_model("lite"), device="cpu", backend="tensorrt-on-cpu")
 
 
-def test_onnxruntime_backend_matches_eager(tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_exported_backends_match_eager(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
     model = make_model("lite", 96, 128, seed=7)
     rgb = np.random.default_rng(1).integers(0, 255, (100, 150, 3), dtype=np.uint8)
     eager = DepthEstimator(model, device="cpu").predict(rgb)
-    onnx_depth = DepthEstimator(model, device="cpu", backend="onnxruntime").predict(rgb)
-    assert np.abs(eager - onnx_depth).max() <= 1e-3
+    exported = DepthEstimator(model, device="cpu", backend=backend)
+    assert exported.backend == backend
+    assert np.abs(eager - exported.predict(rgb)).max() <= 1e-3
     assert len(list(tmp_path.glob("*.onnx"))) == 1
+
+
+@pytest.mark.parametrize("backend", ["eager", "onnxruntime", "openvino"])
+def test_parallel_workers_get_their_own_frames_right(tmp_path, monkeypatch, backend):
+    """Frames predicted by two threads at once equal the same frames predicted one by one."""
+    monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
+    model = make_model("lite", 96, 128, seed=8)
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(6)]
+    estimator = DepthEstimator(model, device="cpu", threads=1, backend=backend, workers=2)
+    expected = [estimator.predict(f) for f in frames]
+    got: dict[int, np.ndarray] = {}
+
+    def work(indices):
+        for i in indices:
+            got[i] = estimator.predict(frames[i])
+
+    threads = [threading.Thread(target=work, args=(range(k, 6, 2),)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, depth in enumerate(expected):
+        np.testing.assert_array_equal(got[i], depth)
+    assert not np.array_equal(expected[0], expected[1])  # the frames really differ
+
+
+def test_auto_backend_picks_the_fastest_installed_runtime():
+    assert resolve_backend("auto", torch.device("cpu")) == "openvino"  # installed here
+    assert resolve_backend("auto", torch.device("cuda")) == "eager"
+    assert resolve_backend("onnxruntime", torch.device("cpu")) == "onnxruntime"
+    with pytest.raises(ValueError, match="workers"):
+        DepthEstimator(make_model("lite"), device="cpu", workers=0)
 
 
 def test_export_command_writes_a_model_onnx_runtime_agrees_with(tmp_path, tiny_checkpoint):

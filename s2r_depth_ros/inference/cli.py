@@ -31,8 +31,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     group.add_argument("--fp16", action="store_true", help="half precision on CUDA")
     group.add_argument("--threads", type=int, help="CPU threads for inference")
-    group.add_argument("--backend", choices=BACKENDS, default="eager",
-                       help="eager (default) or compile (torch.compile; slow first frame)")
+    group.add_argument("--backend", choices=BACKENDS, default="auto",
+                       help="auto (default: eager on a GPU; OpenVINO, else ONNX Runtime, on a "
+                       "CPU), eager, compile (torch.compile; slow first frame), onnxruntime or "
+                       "openvino (both export to ONNX once, cached)")
 
 
 def estimator_from_args(args: argparse.Namespace):

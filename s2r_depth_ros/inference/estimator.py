@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
-from .export import onnx_network_for
+from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
 from .optimize import fold_model
 
 # Inference back-ends: eager PyTorch, the same graph through torch.compile, or exported to
-# ONNX and run by ONNX Runtime (CPU).
-BACKENDS = ("eager", "compile", "onnxruntime")
+# ONNX and run by ONNX Runtime or OpenVINO (CPU).
+# "auto" picks eager on a GPU and the fastest installed CPU runtime otherwise.
+BACKENDS = ("auto", "eager", "compile", "onnxruntime", "openvino")
+EXPORTED_BACKENDS = {"onnxruntime": OnnxRuntimeNetwork, "openvino": OpenVinoNetwork}
 
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
@@ -30,6 +33,24 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device != "cpu" and not device.startswith("cuda"):
         raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
     return torch.device(device)
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """Turn 'auto' into a concrete back-end.
+
+    On a GPU: eager. On a CPU: OpenVINO, else ONNX Runtime, else eager, the first one
+    installed (OpenVINO measured fastest here: BENCHMARKS.md).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if device.type != "cpu":
+        return "eager"
+    for runtime in ("openvino", "onnxruntime"):
+        if importlib.util.find_spec(runtime) is not None:
+            return runtime
+    return "eager"
 
 
 def resize_like_pil(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -57,7 +78,14 @@ class DepthEstimator:
 
     def __init__(self, model: S2RDepthNet, device: str = "auto", fp16: bool = False,
                  threads: int | None = None, input_size: tuple[int, int] | None = None,
-                 backend: str = "eager") -> None:
+                 backend: str = "eager", workers: int = 1) -> None:
+        """Prepare ``model`` for inference.
+
+        ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
+        :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
+        """
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
         if threads is not None:
             if threads < 1:
                 raise ValueError(f"threads must be >= 1, got {threads}")
@@ -66,14 +94,15 @@ class DepthEstimator:
         self.fp16 = bool(fp16) and self.device.type == "cuda"
         if input_size is not None:
             model.config = model.config.with_input(*input_size)
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}")
-        if backend == "onnxruntime" and self.device.type != "cpu":
-            raise ValueError("backend onnxruntime runs on the CPU; use device cpu")
+        backend = resolve_backend(backend, self.device)
+        if backend in EXPORTED_BACKENDS and self.device.type != "cpu":
+            raise ValueError(f"backend {backend} runs on the CPU; use device cpu")
         # The original stays on the CPU (configuration, export); what runs is ``network``.
         self.model = model.eval().cpu()
-        if backend == "onnxruntime":
-            self.network = onnx_network_for(self.model, threads=threads)
+        if backend in EXPORTED_BACKENDS:
+            path = exported_onnx(self.model)
+            self.network = (OpenVinoNetwork(path, threads, streams=workers)
+                            if backend == "openvino" else OnnxRuntimeNetwork(path, threads))
         else:
             # BatchNorm folded and parallel convs fused (exact); NHWC on the CPU.
             network = fold_model(self.model).to(self.device)

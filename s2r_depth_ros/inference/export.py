@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -56,9 +57,38 @@ class OnnxRuntimeNetwork:
         return torch.from_numpy(self.session.run(["depth"], {"image": array})[0])
 
 
-def onnx_network_for(model: S2RDepthNet, cache_dir: str | Path | None = None,
-                     threads: int | None = None) -> OnnxRuntimeNetwork:
-    """Export ``model`` (once per configuration and weights) and open it in ONNX Runtime."""
+class OpenVinoNetwork:
+    """Callable like the torch network, run by OpenVINO's CPU plugin from the ONNX export.
+
+    The ONNX file is read by the runtime directly (``Core.read_model``); the conversion tools
+    (``convert_model``, ``ovc``), which carry OpenVINO's telemetry, are never used.
+    Precision is forced to f32: the plugin's default may pick bf16, which is approximate
+    (and slower on CPUs without AMX). Each calling thread gets its own infer request, and
+    ``streams`` requests can run at once (one per inference worker).
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None, streams: int = 1) -> None:
+        import openvino
+
+        threads = threads or torch.get_num_threads()
+        core = openvino.Core()
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", {
+            "INFERENCE_PRECISION_HINT": "f32",
+            "NUM_STREAMS": str(streams),
+            "INFERENCE_NUM_THREADS": str(threads * streams),
+        })
+        self._requests = threading.local()
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self.compiled.create_infer_request()
+        array = np.ascontiguousarray(image.detach().cpu().float().numpy())
+        return torch.from_numpy(request.infer({0: array})[0].copy())
+
+
+def exported_onnx(model: S2RDepthNet, cache_dir: str | Path | None = None) -> Path:
+    """The model's ONNX export, written once per configuration and weights into the cache."""
     cache = Path(cache_dir or os.environ.get("S2R_CACHE_DIR",
                                              Path.home() / ".cache" / "s2r_depth_ros"))
     digest = hashlib.sha256()
@@ -69,4 +99,4 @@ def onnx_network_for(model: S2RDepthNet, cache_dir: str | Path | None = None,
     path = cache / f"{cfg.name}_{cfg.input_height}x{cfg.input_width}_{digest.hexdigest()[:16]}.onnx"
     if not path.is_file():
         export_onnx(model, path)
-    return OnnxRuntimeNetwork(path, threads)
+    return path

@@ -1,11 +1,13 @@
 """The depth node: camera image (+ camera_info) in; depth, camera_info, points, colour out.
 
-Frames are handed from the subscription callback to one inference thread through a
+Frames are handed from the subscription callback to the inference workers through a
 one-frame slot, so the node always works on the newest frame and latency cannot build up.
+A publishing thread builds and sends the outputs, in frame order, while the workers infer.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -20,13 +22,14 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-from ..geometry import Intrinsics, depth_to_cloud_array
+from ..geometry import Intrinsics
 from ..inference import colorize_depth, open_estimator
+from ..inference.estimator import resolve_device
 from .conversions import (
     ImageFormatError,
+    PointCloudBuilder,
     bgr_to_msg,
     camera_info_for,
-    cloud_to_msg,
     compressed_to_rgb,
     depth_to_msg,
     image_to_rgb,
@@ -43,6 +46,7 @@ STATS_WINDOW = 200
 class Prediction:
     """One frame's depth, waiting for the publishing thread."""
 
+    sequence: int  # arrival order: a result older than one already published is dropped
     header: object
     rgb: np.ndarray
     depth: np.ndarray
@@ -58,6 +62,7 @@ class NodeStats:
 
     received: int = 0
     processed: int = 0
+    out_of_order: int = 0
     bad: int = 0
     skipped_no_camera_info: int = 0
     skipped_no_subscribers: int = 0
@@ -79,14 +84,22 @@ class DepthPipeline:
         self.node = node
         self.settings = s = settings
         input_size = (s.input_height, s.input_width) if s.input_height else None
+        self.workers, threads = s.parallelism(resolve_device(s.device).type,
+                                              len(os.sched_getaffinity(0)))
         self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
                                         device=s.device, fp16=s.fp16, backend=s.backend,
-                                        threads=s.threads or None, input_size=input_size)
+                                        threads=threads, input_size=input_size,
+                                        workers=self.workers)
         cfg = self.estimator.config
+        # One frame before serving: first-call costs (allocation, compilation) are paid here,
+        # and a compiled graph exists before several workers call it.
+        self.estimator.predict(np.zeros((cfg.input_height, cfg.input_width, 3), np.uint8))
         self.max_depth = s.max_depth or cfg.max_depth
         self.get_logger().info(
             f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
-            f"{cfg.max_depth} m) on {self.estimator.device}")
+            f"{cfg.max_depth} m) on {self.estimator.device} with {self.estimator.backend}, "
+            f"{self.workers} worker(s) x "
+            f"{threads} thread(s)")
 
         out_qos = s.output_qos()
         self.depth_pub = make_publisher(Image, "depth/image", out_qos)
@@ -98,6 +111,7 @@ class DepthPipeline:
         self.publishers = [p for p in (self.depth_pub, self.info_pub, self.points_pub,
                                        self.colour_pub, self.diag_pub) if p is not None]
 
+        self.cloud_builder = PointCloudBuilder()  # used by the publishing thread only
         self.camera_info: CameraInfo | None = None
         self.stats = NodeStats()
         self.slot = LatestFrameSlot()
@@ -130,11 +144,14 @@ class DepthPipeline:
         self._entities = [image_sub, info_sub, timer]
         self.slot, self.results = LatestFrameSlot(), LatestFrameSlot()
         self._stop.clear()
-        # Two threads: inference on frame N+1 overlaps building and publishing frame N.
-        self._threads = [threading.Thread(target=self._run_inference, name="s2r_inference",
-                                          daemon=True),
-                         threading.Thread(target=self._run_publisher, name="s2r_publish",
-                                          daemon=True)]
+        self._last_published = -1
+        self._rate_lock = threading.Lock()
+        self._next_start = 0.0
+        # Inference on the next frames overlaps building and publishing the last one.
+        self._threads = [threading.Thread(target=self._run_inference, name=f"s2r_inference{i}",
+                                          daemon=True) for i in range(self.workers)]
+        self._threads.append(threading.Thread(target=self._run_publisher, name="s2r_publish",
+                                              daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -157,7 +174,7 @@ class DepthPipeline:
     # ---- callbacks (executor thread): cheap, never block ----
     def on_image(self, msg: Image | CompressedImage) -> None:
         self.stats.received += 1
-        self.slot.put(msg)
+        self.slot.put((self.stats.received, msg))
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -171,13 +188,13 @@ class DepthPipeline:
     # ---- inference thread ----
     def _run_inference(self) -> None:
         while not self._stop.is_set():
-            msg = self.slot.take(timeout=0.2)
-            if msg is None:
-                continue
             if self.settings.max_rate_hz > 0:
-                self._respect_rate_limit()
+                self._wait_for_turn()
+            frame = self.slot.take(timeout=0.2)
+            if frame is None:
+                continue
             try:
-                prediction = self.infer(msg)
+                prediction = self.infer(*frame)
             except ImageFormatError as exc:
                 self.stats.bad += 1
                 self.get_logger().error(f"skipping frame: {exc}", throttle_duration_sec=THROTTLE_S)
@@ -195,18 +212,26 @@ class DepthPipeline:
             prediction = self.results.take(timeout=0.2)
             if prediction is None:
                 continue
+            if prediction.sequence < self._last_published:
+                # Another worker already published a newer frame: never go back in time.
+                self.stats.out_of_order += 1
+                continue
+            self._last_published = prediction.sequence
             try:
                 self.publish(prediction)
             except Exception as exc:  # a failed publish must not stop the node
                 self.get_logger().error(f"publishing failed: {type(exc).__name__}: {exc}",
                                         throttle_duration_sec=THROTTLE_S)
 
-    def _respect_rate_limit(self) -> None:
-        if self.stats.processed_times:
-            wait = 1.0 / self.settings.max_rate_hz - (time.monotonic()
-                                                      - self.stats.processed_times[-1])
-            if wait > 0:
-                self._stop.wait(wait)
+    def _wait_for_turn(self) -> None:
+        """Space frame starts by 1 / max_rate_hz across all workers.
+
+        It runs before a frame is taken, so the frame taken is the newest when its turn comes.
+        """
+        with self._rate_lock:
+            start = max(time.monotonic(), self._next_start)
+            self._next_start = start + 1.0 / self.settings.max_rate_hz
+        self._stop.wait(max(0.0, start - time.monotonic()))
 
     def _wanted(self, publisher) -> bool:
         return publisher is not None and (not self.settings.lazy
@@ -227,7 +252,7 @@ class DepthPipeline:
             return Intrinsics.from_fov(width, height, self.settings.assumed_hfov_deg)
         return None
 
-    def infer(self, msg: Image | CompressedImage) -> Prediction | None:
+    def infer(self, sequence: int, msg: Image | CompressedImage) -> Prediction | None:
         """Decode and run the model; None when nothing needs to be published."""
         s = self.settings
         wanted = (self._wanted(self.depth_pub), self._wanted(self.info_pub),
@@ -260,7 +285,8 @@ class DepthPipeline:
             intrinsics = intrinsics.scaled(out_size[1], out_size[0])
         if s.publish_points and s.points_rgb and out_size != (height, width):
             rgb = cv2.resize(rgb, (out_size[1], out_size[0]), interpolation=cv2.INTER_AREA)
-        return Prediction(msg.header, rgb, depth, intrinsics, camera_info, inference_ms, wanted)
+        return Prediction(sequence, msg.header, rgb, depth, intrinsics, camera_info, inference_ms,
+                          wanted)
 
     def publish(self, p: Prediction) -> None:
         """Build and publish every wanted output of one prediction."""
@@ -277,9 +303,9 @@ class DepthPipeline:
             if want_info:
                 self.info_pub.publish(camera_info_for(p.camera_info, p.intrinsics, p.header))
             if want_points:
-                cloud = depth_to_cloud_array(p.depth, p.intrinsics, s.points_stride,
-                                             p.rgb if s.points_rgb else None)
-                self.points_pub.publish(cloud_to_msg(cloud, p.header))
+                self.points_pub.publish(self.cloud_builder.build(
+                    p.depth, p.intrinsics, p.header, s.points_stride,
+                    p.rgb if s.points_rgb else None))
 
         self.stats.processed += 1
         self.stats.processed_times.append(time.monotonic())
@@ -305,7 +331,8 @@ class DepthPipeline:
             "frames_received": st.received,
             "frames_processed": st.processed,
             "frames_dropped": self.slot.dropped,
-            "results_dropped": self.results.dropped,
+            "results_dropped": self.results.dropped + st.out_of_order,
+            "inference_workers": self.workers,
             "frames_bad": st.bad,
             "frames_skipped_no_camera_info": st.skipped_no_camera_info,
             "frames_skipped_no_subscribers": st.skipped_no_subscribers,

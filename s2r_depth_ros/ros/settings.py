@@ -29,8 +29,9 @@ class NodeSettings:
     domain: str = "vkitti"
     device: str = "auto"
     fp16: bool = False
-    backend: str = "eager"
+    backend: str = "auto"
     threads: int = 0
+    inference_workers: int = 0
     input_height: int = 0
     input_width: int = 0
     max_depth: float = 0.0
@@ -56,6 +57,7 @@ class NodeSettings:
             (self.domain in ("vkitti", "suncg"), "domain", "vkitti or suncg"),
             (self.backend in BACKENDS, "backend", " | ".join(BACKENDS)),
             (self.threads >= 0, "threads", ">= 0"),
+            (0 <= self.inference_workers <= 8, "inference_workers", "in [0, 8]"),
             ((self.input_height == 0) == (self.input_width == 0), "input_height/input_width",
              "both 0 or both set"),
             (self.input_height % 16 == 0 and self.input_width % 16 == 0,
@@ -114,6 +116,18 @@ class NodeSettings:
                         f"{value!r}")
             values[field.name] = value
         return cls(**values)
+
+    def parallelism(self, device_type: str, cores: int) -> tuple[int, int]:
+        """(inference workers, intra-op threads per worker) after resolving the 0 defaults.
+
+        On a CPU, frames run in parallel on single-threaded workers: small convolutions scale
+        badly across intra-op threads (every layer ends in a barrier that waits for the
+        slowest core), while two independent frames keep both cores busy. On a GPU one
+        worker feeds the device.
+        """
+        workers = self.inference_workers or (1 if device_type != "cpu" else min(2, cores))
+        threads = self.threads or max(1, cores // workers)
+        return workers, threads
 
     def input_qos(self) -> QoSProfile:
         """Keep only the newest frame: stale frames are never queued."""
