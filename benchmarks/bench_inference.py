@@ -1,13 +1,15 @@
 """Reference recipe against our exact inference paths, side by side in one process.
 
-Usage: python benchmarks/bench_inference.py [--configs paper lite] [--backends eager onnxruntime]
-       [--repeats 3] [--threads 2]
+Usage: python benchmarks/bench_inference.py [--configs paper lite]
+       [--backends eager onnxruntime openvino] [--parallel eager openvino] [--repeats 3]
+       [--threads 2]
 
 For each configuration (random weights, BN statistics randomised; speed does not depend on
 the values) and one real-size 375x1242 RGB frame it times:
   - the reference recipe: PIL bicubic resize, ToTensor-style normalisation, the plain fp32
     NCHW network module by module, bilinear align_corners upsampling to the frame size;
-  - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC).
+  - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC);
+  - with --parallel, the same on --threads frames at once, one thread each (time per frame).
 It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
 measured in the same run, the speed-up and the max |depth difference| in metres.
 """
@@ -16,7 +18,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -26,6 +32,10 @@ from PIL import Image
 
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.model import S2RDepthNet, preset
+
+# Pause before each timing: the previous path's thread pool (OpenMP, ONNX Runtime) spins for
+# a while after its last call and would slow the next path down.
+SETTLE_S = 0.3
 
 
 def random_model(name: str) -> S2RDepthNet:
@@ -54,9 +64,12 @@ def reference_recipe(model: S2RDepthNet, rgb: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["paper", "lite"])
-    parser.add_argument("--backends", nargs="+", default=["eager", "onnxruntime"])
+    parser.add_argument("--backends", nargs="+", default=["eager", "onnxruntime", "openvino"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--parallel", nargs="*", default=[], metavar="BACKEND",
+                        help="also time these back-ends on --threads frames at once, one "
+                        "thread each (throughput per frame, as the node's workers run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rgb = np.random.default_rng(0).integers(0, 255, (375, 1242, 3), dtype=np.uint8)
@@ -65,38 +78,99 @@ def main() -> None:
     for name in args.configs:
         model = random_model(name)
         flops = network_gflops(model.config)
-        runners = {"reference": lambda m=model: reference_recipe(m, rgb)}
+        # Each path: torch threads while it runs, frames per call, predict call, network call.
+        x = torch.rand(1, 3, model.config.input_height, model.config.input_width) * 2 - 1
+
+        def reference_network(m=model, x=x):
+            with torch.no_grad():
+                return m.depth_net(m.attention(x) * m.struct_decoder(m.struct_encoder(x)))
+
+        paths = {"reference": Path_(args.threads, 1, lambda m=model: reference_recipe(m, rgb),
+                                    reference_network)}
         for backend in args.backends:
             estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
                                        threads=args.threads)
-            runners[backend] = lambda e=estimator: e.predict(rgb)
-        outputs = {key: run() for key, run in runners.items()}  # warm-up, and the outputs
-        times = {key: [] for key in runners}
+            paths[backend] = Path_(args.threads, 1, lambda e=estimator: e.predict(rgb),
+                                   network_call(estimator, rgb))
+        for backend in args.parallel:
+            estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
+                                       threads=1, workers=args.threads)
+            network = network_call(estimator, rgb)
+            paths[f"{backend}, {args.threads} frames at once"] = Path_(
+                1, args.threads, lambda e=estimator: at_once(lambda: e.predict(rgb), args.threads),
+                lambda n=network: at_once(n, args.threads))
+        outputs = {}
+        for key, path in paths.items():  # warm-up, and the outputs
+            torch.set_num_threads(path.threads)
+            outputs[key] = path.predict()
+            path.network()
+        times = {key: [] for key in paths}
+        network_times = {key: [] for key in paths}
         for _ in range(args.repeats):
-            for key, run in runners.items():  # interleaved: same load for every path
-                times[key].append(seconds(run))
+            for key, path in paths.items():  # interleaved: same load for every path
+                torch.set_num_threads(path.threads)
+                time.sleep(SETTLE_S)
+                times[key].append(seconds(path.predict) / path.frames)
+                time.sleep(SETTLE_S)
+                network_times[key].append(seconds(path.network) / path.frames)
+        torch.set_num_threads(args.threads)
         estimator = DepthEstimator(replace_model(model), device="cpu")
         preprocess_ms = statistics.median(seconds(lambda e=estimator: e.preprocess(rgb))
                                           for _ in range(10)) * 1000
         reference_ms = statistics.median(times["reference"]) * 1000
-        for key in runners:
+        for key in paths:
             ms = statistics.median(times[key]) * 1000
+            network_ms = statistics.median(network_times[key]) * 1000
             diff = float(np.abs(outputs[key] - np.clip(outputs["reference"], 1e-3,
                                                        model.config.max_depth)).max())
-            rows.append((name, key, flops, ms, flops / ms * 1000, reference_ms / ms, diff))
+            rows.append((name, key, flops, ms, network_ms, reference_ms / ms, diff))
         rows.append((name, "pre-processing (resize + normalise)", 0.0, preprocess_ms, 0.0,
                      0.0, 0.0))
     peak = max(peak_before, matmul_peak_gflops())
     print(f"{args.threads} threads, batch 1, 375x1242 frame, median of {args.repeats}; fp32 "
           f"matmul peak measured in this run: {peak:.0f} GFLOP/s\n")
-    print("| config | path | GFLOP | ms/frame | GFLOP/s | % of peak | speed-up | max abs diff m |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, key, flops, ms, rate, speedup, diff in rows:
+    print("| config | path | GFLOP | predict ms/frame | % of peak | network ms/frame | "
+          "% of peak (network) | speed-up (predict) | max abs diff m |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, key, flops, ms, network_ms, speedup, diff in rows:
         if flops:
-            print(f"| {name} | {key} | {flops:.1f} | {ms:.0f} | {rate:.0f} | "
-                  f"{100 * rate / peak:.0f} % | {speedup:.2f}x | {diff:.1e} |")
+            print(f"| {name} | {key} | {flops:.1f} | {ms:.0f} | "
+                  f"{100 * flops / ms * 1000 / peak:.0f} % | {network_ms:.0f} | "
+                  f"{100 * flops / network_ms * 1000 / peak:.0f} % | {speedup:.2f}x | "
+                  f"{diff:.1e} |")
         else:
-            print(f"| {name} | {key} | | {ms:.1f} | | | | |")
+            print(f"| {name} | {key} | | {ms:.1f} | | | | | |")
+
+
+class Path_(NamedTuple):
+    """One way of running the model, timed end to end (predict) and network only."""
+
+    threads: int
+    frames: int
+    predict: Callable[[], object]
+    network: Callable[[], object]
+
+
+def network_call(estimator: DepthEstimator, rgb: np.ndarray) -> Callable[[], torch.Tensor]:
+    """The estimator's network alone, on the frame pre-processed once beforehand."""
+    x = estimator.preprocess(rgb)
+
+    def call() -> torch.Tensor:
+        with torch.inference_mode():
+            return estimator.network(x)
+
+    return call
+
+
+def at_once(call: Callable[[], object], count: int) -> object:
+    """Run ``call`` on ``count`` threads at once; one of the results."""
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results[-1]
 
 
 def replace_model(model: S2RDepthNet) -> S2RDepthNet:

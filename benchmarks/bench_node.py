@@ -19,13 +19,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from common import median_ms
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
 from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import colorize_depth, open_estimator
-from s2r_depth_ros.inference.estimator import BACKENDS
+from s2r_depth_ros.inference.estimator import BACKENDS, resolve_backend
 from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
 from s2r_depth_ros.ros.conversions import (
     PointCloudBuilder,
@@ -64,6 +66,12 @@ def model_only_fps(estimator, rgb: np.ndarray, frames: int, workers: int = 1) ->
     return frames // workers * workers / (time.perf_counter() - start)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: int,
               seconds: float, backend: str) -> dict:
     domain = random_domain_id()
@@ -77,6 +85,7 @@ def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: i
         try:
             peer.listen(Image, "/depth/image")
             peer.listen(PointCloud2, "/depth/points")
+            peer.listen(DiagnosticArray, "/diagnostics")
             image_pub = peer.publisher(Image, "/image")
             info_pub = peer.publisher(CameraInfo, "/camera_info")
             msg = rgb_to_msg(rgb, frame_id="bench")
@@ -95,11 +104,16 @@ def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: i
             time.sleep(0.5)
             # Open loop: a 30 Hz camera; count the clouds that come back per second.
             peer.clear()
+            cpu_before = cpu_seconds(node.proc.pid), cpu_seconds(os.getpid())
             start = time.perf_counter()
             while time.perf_counter() - start < seconds:
                 send()
                 time.sleep(1 / 30)
-            time.sleep(1.0)
+            busy = [(cpu_seconds(pid) - before) / (time.perf_counter() - start)
+                    for pid, before in zip((node.proc.pid, os.getpid()), cpu_before)]
+            time.sleep(1.2)
+            diagnostics = {kv.key: kv.value
+                           for kv in peer.received["/diagnostics"][-1].status[0].values}
             arrivals = peer.arrival["/depth/points"]
             open_fps = (len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1e9)
             open_latency = latency_summary(
@@ -123,7 +137,8 @@ def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: i
             peer.close()
             node.stop()
     return {"fps": len(latencies) / elapsed, "latency": latency_summary(latencies),
-            "open_fps": open_fps, "open_latency": open_latency}
+            "open_fps": open_fps, "open_latency": open_latency, "cores_busy": busy,
+            "diagnostics": diagnostics}
 
 
 def node_work_breakdown(rgb: np.ndarray, depth: np.ndarray, repeats: int) -> dict[str, float]:
@@ -158,8 +173,9 @@ def main() -> None:
     parser.add_argument("--backend", default="auto", choices=BACKENDS)
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
+    backend = resolve_backend(args.backend, torch.device("cpu"))
     workers, threads = NodeSettings(inference_workers=args.workers, threads=args.threads
-                                    ).parallelism("cpu", cores)
+                                    ).parallelism("cpu", backend, cores)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
@@ -194,9 +210,17 @@ def main() -> None:
     lat = node["open_latency"]
     print(f"| open loop latency stamp -> cloud arrival p50 / p99 ms | {lat.get('p50')} / "
           f"{lat.get('p99')} |")
+    diag = node["diagnostics"]
+    print(f"| open loop, node's /diagnostics: inference p50 ms; outputs (build + publish) p50 "
+          f"ms; latency at publish p50 ms | {diag['inference_ms_p50']}; "
+          f"{diag['outputs_ms_p50']}; {diag['latency_ms_p50']} |")
+    print(f"| open loop, CPU cores busy: node; camera + subscriber (benchmark process) | "
+          f"{node['cores_busy'][0]:.2f}; {node['cores_busy'][1]:.2f} of {cores} |")
     lat = node["latency"]
     print(f"| one frame in flight (closed loop): frames/s, latency p50 / p99 ms | "
           f"{node['fps']:.1f}, {lat.get('p50')} / {lat.get('p99')} |")
+    print(f"| closed loop latency p50 - model-only frame time (loop), ms | "
+          f"{lat.get('p50', 0) - 1000 / plain_fps:.1f} |")
     for name, ms in work.items():
         print(f"| {name}, ms | {ms:.2f} |")
 

@@ -18,6 +18,7 @@ from s2r_depth_ros.ros.live import (
     random_domain_id,
     stamp_ns,
 )
+from s2r_depth_ros.ros.settings import NodeSettings
 
 OUTPUTS = {"/depth/image": Image, "/depth/camera_info": CameraInfo,
            "/depth/points": PointCloud2, "/depth/colorized": Image}
@@ -294,6 +295,16 @@ def test_rate_limit_holds_across_parallel_workers(tmp_path, tiny_checkpoint):
         assert np.median(np.diff(arrivals)) > 0.2
     finally:
         assert s.close() == 0, s.node.log()
+
+
+def test_worker_layout_follows_the_backend_and_the_cores():
+    defaults = NodeSettings()
+    assert defaults.parallelism("cpu", "eager", 2) == (2, 1)  # frames in parallel
+    assert defaults.parallelism("cpu", "openvino", 2) == (1, 2)  # one frame, both cores
+    assert defaults.parallelism("cpu", "eager", 1) == (1, 1)
+    assert defaults.parallelism("cuda", "eager", 16) == (1, 16)
+    assert NodeSettings(inference_workers=3, threads=1).parallelism("cpu", "openvino", 2) == (
+        3, 1)
 
 
 @pytest.mark.parametrize("params, message", [

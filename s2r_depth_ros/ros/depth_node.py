@@ -24,7 +24,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from ..geometry import Intrinsics
 from ..inference import colorize_depth, open_estimator
-from ..inference.estimator import resolve_device
+from ..inference.estimator import resolve_backend, resolve_device
 from .conversions import (
     ImageFormatError,
     PointCloudBuilder,
@@ -84,7 +84,8 @@ class DepthPipeline:
         self.node = node
         self.settings = s = settings
         input_size = (s.input_height, s.input_width) if s.input_height else None
-        self.workers, threads = s.parallelism(resolve_device(s.device).type,
+        device = resolve_device(s.device)
+        self.workers, threads = s.parallelism(device.type, resolve_backend(s.backend, device),
                                               len(os.sched_getaffinity(0)))
         self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
                                         device=s.device, fp16=s.fp16, backend=s.backend,

@@ -117,15 +117,17 @@ class NodeSettings:
             values[field.name] = value
         return cls(**values)
 
-    def parallelism(self, device_type: str, cores: int) -> tuple[int, int]:
+    def parallelism(self, device_type: str, backend: str, cores: int) -> tuple[int, int]:
         """(inference workers, intra-op threads per worker) after resolving the 0 defaults.
 
-        On a CPU, frames run in parallel on single-threaded workers: small convolutions scale
-        badly across intra-op threads (every layer ends in a barrier that waits for the
-        slowest core), while two independent frames keep both cores busy. On a GPU one
-        worker feeds the device.
+        ``backend`` is the resolved back-end. With eager PyTorch on a CPU, frames run in
+        parallel on single-threaded workers: its small convolutions scale badly across
+        intra-op threads (1.8x the frames/s on 2 cores, BENCHMARKS.md). OpenVINO and ONNX
+        Runtime use the cores well within one frame, so one worker gives the same throughput
+        at lower latency; on a GPU one worker feeds the device.
         """
-        workers = self.inference_workers or (1 if device_type != "cpu" else min(2, cores))
+        parallel = device_type == "cpu" and backend in ("eager", "compile")
+        workers = self.inference_workers or (min(2, cores) if parallel else 1)
         threads = self.threads or max(1, cores // workers)
         return workers, threads
 
