@@ -4,7 +4,7 @@ Usage: python benchmarks/bench_node.py [--model FILE|outdoor] [--frames 60] [--w
 Without --model a randomly initialised lite network is used (same speed as trained weights).
 Prints model-only frames/s two ways (`predict` in a loop on all cores; and frames in parallel
 on the node's worker layout); node throughput with a camera faster than the model (open loop,
-30 Hz for --seconds: outputs per second, the node always takes the newest frame); node
+--camera-hz for --seconds: outputs per second, the node always takes the newest frame); node
 latency with one frame in flight (closed loop: next frame once the previous cloud arrived);
 and the per-frame cost of the node's own work (decode, point cloud, colourising, messages).
 """
@@ -37,6 +37,7 @@ from s2r_depth_ros.ros.conversions import (
     image_to_rgb,
     rgb_to_msg,
 )
+from s2r_depth_ros.ros.depth_node import STATS_WINDOW
 from s2r_depth_ros.ros.live import (
     NodeProcess,
     Peer,
@@ -73,7 +74,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: int,
-              seconds: float, backend: str) -> dict:
+              seconds: float, backend: str, camera_hz: float, raw: bool) -> dict:
     domain = random_domain_id()
     use_loopback(domain)
     height, width = rgb.shape[:2]
@@ -83,8 +84,8 @@ def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: i
                            log_path=Path(tmp) / "node.log")
         peer = Peer(domain)
         try:
-            peer.listen(Image, "/depth/image")
-            peer.listen(PointCloud2, "/depth/points")
+            peer.listen(Image, "/depth/image", raw=raw)
+            peer.listen(PointCloud2, "/depth/points", raw=raw)
             peer.listen(DiagnosticArray, "/diagnostics")
             image_pub = peer.publisher(Image, "/image")
             info_pub = peer.publisher(CameraInfo, "/camera_info")
@@ -102,13 +103,13 @@ def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: i
             assert peer.publish_until(send, lambda: peer.count("/depth/points") > 0, 120), \
                 node.log()
             time.sleep(0.5)
-            # Open loop: a 30 Hz camera; count the clouds that come back per second.
+            # Open loop: a camera at camera_hz; count the clouds that come back per second.
             peer.clear()
             cpu_before = cpu_seconds(node.proc.pid), cpu_seconds(os.getpid())
             start = time.perf_counter()
             while time.perf_counter() - start < seconds:
                 send()
-                time.sleep(1 / 30)
+                time.sleep(1 / camera_hz)
             busy = [(cpu_seconds(pid) - before) / (time.perf_counter() - start)
                     for pid, before in zip((node.proc.pid, os.getpid()), cpu_before)]
             time.sleep(1.2)
@@ -133,12 +134,15 @@ def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: i
                         break
                     time.sleep(0.0005)
             elapsed = time.perf_counter() - start
+            time.sleep(1.2)  # the next /diagnostics covers the last 200 frames
+            closed_diagnostics = {kv.key: kv.value for kv in
+                                  peer.received["/diagnostics"][-1].status[0].values}
         finally:
             peer.close()
             node.stop()
     return {"fps": len(latencies) / elapsed, "latency": latency_summary(latencies),
             "open_fps": open_fps, "open_latency": open_latency, "cores_busy": busy,
-            "diagnostics": diagnostics}
+            "diagnostics": diagnostics, "closed_diagnostics": closed_diagnostics}
 
 
 def node_work_breakdown(rgb: np.ndarray, depth: np.ndarray, repeats: int) -> dict[str, float]:
@@ -171,6 +175,10 @@ def main() -> None:
                         "(0 = the node's default)")
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
     parser.add_argument("--backend", default="auto", choices=BACKENDS)
+    parser.add_argument("--camera-hz", type=float, default=30.0, help="open-loop camera rate")
+    parser.add_argument("--raw-subscriber", action="store_true", help="receive the outputs "
+                        "as serialised bytes (like a C++ consumer such as rviz) instead of "
+                        "deserialising them in Python")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     backend = resolve_backend(args.backend, torch.device("cpu"))
@@ -190,7 +198,8 @@ def main() -> None:
             return model_only_fps(estimator, rgb, args.frames, n_workers)
 
         before = (layout_fps(1, cores), layout_fps(workers, threads))
-        node = node_runs(model, rgb, args.frames, workers, threads, args.seconds, args.backend)
+        node = node_runs(model, rgb, args.frames, workers, threads, args.seconds, args.backend,
+                         args.camera_hz, args.raw_subscriber)
         after = (layout_fps(1, cores), layout_fps(workers, threads))
         estimator = open_estimator(model, device="cpu", threads=cores, backend=args.backend)
         work = node_work_breakdown(rgb, estimator.predict(rgb), 20)
@@ -198,13 +207,15 @@ def main() -> None:
     cfg = estimator.config
     print(f"backend {estimator.backend}, model {cfg.name} at {cfg.input_height}x{cfg.input_width}, "
           f"input {args.width}x{args.height} rgb8 with points (xyzrgb); node: {workers} "
-          f"worker(s) x {threads} thread(s); {cores} cores\n")
+          f"worker(s) x {threads} thread(s); {cores} cores; camera {args.camera_hz:g} Hz; "
+          f"{'raw' if args.raw_subscriber else 'Python'} subscriber\n")
     print("| measure | value |\n|---|---|")
     print(f"| model only, `predict` in a loop on {cores} threads, frames/s | {plain_fps:.1f} "
           f"(before {before[0]:.1f}, after {after[0]:.1f}) |")
     print(f"| model only, {workers} frames in parallel x {threads} thread(s), frames/s | "
           f"{parallel_fps:.1f} (before {before[1]:.1f}, after {after[1]:.1f}) |")
-    print(f"| node throughput, 30 Hz camera (open loop), clouds/s | {node['open_fps']:.1f} |")
+    print(f"| node throughput, {args.camera_hz:g} Hz camera (open loop), clouds/s | "
+          f"{node['open_fps']:.1f} |")
     print(f"| node / model-only (loop; parallel) | {node['open_fps'] / plain_fps:.2f}; "
           f"{node['open_fps'] / parallel_fps:.2f} |")
     lat = node["open_latency"]
@@ -221,6 +232,10 @@ def main() -> None:
           f"{node['fps']:.1f}, {lat.get('p50')} / {lat.get('p99')} |")
     print(f"| closed loop latency p50 - model-only frame time (loop), ms | "
           f"{lat.get('p50', 0) - 1000 / plain_fps:.1f} |")
+    diag = node["closed_diagnostics"]
+    print(f"| closed loop, node's /diagnostics (last {min(STATS_WINDOW, args.frames)} "
+          f"frames): inference p50 ms; outputs (build + publish) p50 / p99 ms | "
+          f"{diag['inference_ms_p50']}; {diag['outputs_ms_p50']} / {diag['outputs_ms_p99']} |")
     for name, ms in work.items():
         print(f"| {name}, ms | {ms:.2f} |")
 

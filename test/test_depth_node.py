@@ -148,6 +148,22 @@ def test_best_effort_publishers_are_served(session):
     assert ok
 
 
+def test_raw_listener_reads_the_stamp_from_the_serialised_cloud(session):
+    raw_peer = Peer(session.domain)
+    try:
+        raw_peer.listen(PointCloud2, "/depth/points", raw=True)
+        msg = image_msg(rgb_image(120, 160, seed=9), "rgb8", stamp=12_345_000_000_789)
+        want = stamp_ns(msg)
+        assert raw_peer.publish_until(
+            lambda: (session.info_pub.publish(camera_info_msg(160, 120)),
+                     session.image_pub.publish(msg)),
+            lambda: any(stamp_ns(m) == want for m in list(raw_peer.received["/depth/points"])))
+        raw = next(m for m in raw_peer.received["/depth/points"] if stamp_ns(m) == want)
+        assert isinstance(raw.data, bytes) and len(raw.data) > 120 * 160 * 32
+    finally:
+        raw_peer.close()
+
+
 def test_diagnostics_report_latency_and_counters(session):
     session.peer.listen(DiagnosticArray, "/diagnostics")
     deadline = time.monotonic() + 15
@@ -313,6 +329,7 @@ def test_worker_layout_follows_the_backend_and_the_cores():
     ({"input_height": 100, "input_width": 128}, "multiples of 16"),
     ({"camera_info_policy": "guess"}, "camera_info_policy"),
     ({"inference_workers": 9}, "inference_workers"),
+    ({"precision": "fp8"}, "precision"),
     ({"model": "/does/not/exist.pt"}, "checkpoint not found"),
 ])
 def test_bad_parameters_stop_the_node_with_a_clear_reason(tmp_path, tiny_checkpoint, params,

@@ -106,3 +106,30 @@ def test_export_command_writes_a_model_onnx_runtime_agrees_with(tmp_path, tiny_c
     with torch.inference_mode():
         expected = load_checkpoint(tiny_checkpoint)(torch.from_numpy(x)).numpy()
     assert np.abs(session.run(None, {"image": x})[0] - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("backend, precision", [("openvino", "bf16"), ("openvino", "fp16"),
+                                                ("eager", "bf16")])
+def test_reduced_precision_is_close_to_fp32_but_not_the_exact_path(tmp_path, monkeypatch,
+                                                                    backend, precision):
+    monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
+    model = make_model("lite", 96, 128, seed=9)
+    rgb = np.random.default_rng(4).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    exact = DepthEstimator(model, device="cpu").predict(rgb)
+    reduced = DepthEstimator(model, device="cpu", backend=backend, precision=precision)
+    assert reduced.precision == precision
+    depth = reduced.predict(rgb)
+    assert depth.dtype == np.float32 and np.isfinite(depth).all()
+    # 16-bit floats keep about 3 significant digits: close to, but not exactly, fp32.
+    assert np.abs(depth - exact).mean() < 0.01 * model.config.max_depth
+    assert np.corrcoef(depth.ravel(), exact.ravel())[0, 1] > 0.99
+
+
+def test_precision_choices_are_checked():
+    model = make_model("lite")
+    with pytest.raises(ValueError, match="unknown precision"):
+        DepthEstimator(model, device="cpu", precision="int8")
+    with pytest.raises(ValueError, match="needs backend openvino"):
+        DepthEstimator(model, device="cpu", backend="onnxruntime", precision="bf16")
+    with pytest.raises(ValueError, match="needs backend openvino"):
+        DepthEstimator(model, device="cpu", backend="eager", precision="fp16")

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..model import load_official, save_checkpoint
 from .colorize import colorize_depth
-from .estimator import BACKENDS
+from .estimator import BACKENDS, PRECISIONS
 from .export import export_onnx
 from .loading import open_estimator
 
@@ -29,7 +29,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--domain", choices=["vkitti", "suncg"], default="vkitti",
                        help="which official files to load (with --official-dir)")
     group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
-    group.add_argument("--fp16", action="store_true", help="half precision on CUDA")
+    group.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                       help="fp32 (default, exact) or the approximate fp16 / bf16 (GPU; on a "
+                       "CPU bf16 with eager or OpenVINO, fp16 with OpenVINO)")
     group.add_argument("--threads", type=int, help="CPU threads for inference")
     group.add_argument("--backend", choices=BACKENDS, default="auto",
                        help="auto (default: eager on a GPU; OpenVINO, else ONNX Runtime, on a "
@@ -40,7 +42,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def estimator_from_args(args: argparse.Namespace):
     """Open the estimator the shared model arguments describe."""
     return open_estimator(args.model, args.official_dir, args.domain, device=args.device,
-                          fp16=args.fp16, threads=args.threads,
+                          precision=args.precision, threads=args.threads,
                           backend=args.backend)
 
 

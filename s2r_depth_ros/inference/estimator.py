@@ -19,6 +19,9 @@ from .optimize import fold_model
 # "auto" picks eager on a GPU and the fastest installed CPU runtime otherwise.
 BACKENDS = ("auto", "eager", "compile", "onnxruntime", "openvino")
 EXPORTED_BACKENDS = {"onnxruntime": OnnxRuntimeNetwork, "openvino": OpenVinoNetwork}
+# fp32 is the exact path; fp16 and bf16 are approximate modes (BENCHMARKS.md: their cost).
+PRECISIONS = ("fp32", "fp16", "bf16")
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
@@ -76,14 +79,19 @@ def check_rgb(rgb: np.ndarray) -> np.ndarray:
 class DepthEstimator:
     """Runs an S2R-DepthNet on numpy images: pre-processing, device, precision, post-processing."""
 
-    def __init__(self, model: S2RDepthNet, device: str = "auto", fp16: bool = False,
+    def __init__(self, model: S2RDepthNet, device: str = "auto", precision: str = "fp32",
                  threads: int | None = None, input_size: tuple[int, int] | None = None,
                  backend: str = "eager", workers: int = 1) -> None:
         """Prepare ``model`` for inference.
 
+        ``precision``: fp32 (exact) or the approximate fp16 / bf16: on a GPU the network in
+        that type; on a CPU bf16 (eager: autocast) or either with OpenVINO.
         ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
         :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
         """
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from "
+                             f"{', '.join(PRECISIONS)}")
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if threads is not None:
@@ -91,25 +99,33 @@ class DepthEstimator:
                 raise ValueError(f"threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
         self.device = resolve_device(device)
-        self.fp16 = bool(fp16) and self.device.type == "cuda"
         if input_size is not None:
             model.config = model.config.with_input(*input_size)
         backend = resolve_backend(backend, self.device)
         if backend in EXPORTED_BACKENDS and self.device.type != "cpu":
             raise ValueError(f"backend {backend} runs on the CPU; use device cpu")
+        on_cpu = self.device.type == "cpu"
+        if precision != "fp32" and on_cpu and not (
+                backend == "openvino" or (precision == "bf16" and backend != "onnxruntime")):
+            raise ValueError(f"precision {precision} on a CPU needs backend openvino"
+                             + (" or eager (bf16)" if precision == "bf16" else ""))
+        self.precision = precision
+        # CPU eager bf16 runs under autocast (weights stay fp32); a GPU casts the network.
+        self._cpu_autocast = on_cpu and precision == "bf16" and backend in ("eager", "compile")
         # The original stays on the CPU (configuration, export); what runs is ``network``.
         self.model = model.eval().cpu()
         if backend in EXPORTED_BACKENDS:
             path = exported_onnx(self.model)
-            self.network = (OpenVinoNetwork(path, threads, streams=workers)
+            self.network = (OpenVinoNetwork(path, threads, streams=workers,
+                                            precision=precision.replace("fp", "f"))
                             if backend == "openvino" else OnnxRuntimeNetwork(path, threads))
         else:
             # BatchNorm folded and parallel convs fused (exact); NHWC on the CPU.
             network = fold_model(self.model).to(self.device)
             if self.device.type == "cpu":
                 network = network.to(memory_format=torch.channels_last)
-            if self.fp16:
-                network = network.half()
+            if not on_cpu:
+                network = network.to(TORCH_DTYPES[precision])
             self.network = (torch.compile(network, dynamic=False) if backend == "compile"
                             else network)
         self.backend = backend
@@ -142,15 +158,15 @@ class DepthEstimator:
         x = torch.from_numpy(normalised).unsqueeze(0).permute(0, 3, 1, 2)
         if self.device.type == "cpu":
             return x
-        x = x.to(self.device).contiguous()
-        return x.half() if self.fp16 else x
+        return x.to(self.device).contiguous().to(TORCH_DTYPES[self.precision])
 
     @torch.inference_mode()
     def predict(self, rgb: np.ndarray, output_size: tuple[int, int] | None = None) -> np.ndarray:
         """Depth in metres, float32, at ``output_size`` (height, width; default: the image's)."""
         rgb = check_rgb(rgb)
         height, width = output_size or rgb.shape[:2]
-        tanh_depth = self.network(self.preprocess(rgb)).float()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._cpu_autocast):
+            tanh_depth = self.network(self.preprocess(rgb)).float()
         tanh_depth = F.interpolate(tanh_depth, size=(height, width), mode="bilinear",
                                    align_corners=True)
         depth = self.model.to_metres(tanh_depth)[0, 0]

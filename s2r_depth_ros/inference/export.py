@@ -67,13 +67,15 @@ class OpenVinoNetwork:
     ``streams`` requests can run at once (one per inference worker).
     """
 
-    def __init__(self, path: str | Path, threads: int | None = None, streams: int = 1) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None, streams: int = 1,
+                 precision: str = "f32") -> None:
         import openvino
 
         threads = threads or torch.get_num_threads()
         core = openvino.Core()
+        # precision other than f32 (bf16, f16) is an approximate mode, for benchmarks only.
         self.compiled = core.compile_model(core.read_model(str(path)), "CPU", {
-            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_PRECISION_HINT": precision,
             "NUM_STREAMS": str(streams),
             "INFERENCE_NUM_THREADS": str(threads * streams),
         })

@@ -17,7 +17,8 @@ def open_estimator(model: str | Path | None = None, official_dir: str | Path | N
     """Open a model by file path, shipped name ('outdoor', 'indoor'), or official directory.
 
     With neither ``model`` nor ``official_dir`` the shipped outdoor model is used.
-    Keyword arguments go to :class:`DepthEstimator` (device, fp16, threads, input_size).
+    Keyword arguments go to :class:`DepthEstimator` (device, precision, threads, input_size,
+    backend, workers).
     """
     if model and official_dir:
         raise ModelSpecError("give either a model file or an official directory, not both")

@@ -88,7 +88,7 @@ class DepthPipeline:
         self.workers, threads = s.parallelism(device.type, resolve_backend(s.backend, device),
                                               len(os.sched_getaffinity(0)))
         self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
-                                        device=s.device, fp16=s.fp16, backend=s.backend,
+                                        device=s.device, precision=s.precision, backend=s.backend,
                                         threads=threads, input_size=input_size,
                                         workers=self.workers)
         cfg = self.estimator.config

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -19,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from builtin_interfaces.msg import Time
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
 
 FASTDDS_PROFILE = Path(__file__).resolve().with_name("fastdds_localhost.xml")
 RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -123,18 +126,25 @@ class Peer:
             except Exception:  # the context is shutting down
                 return
 
-    def listen(self, msg_type, topic: str, qos: QoSProfile = RELIABLE) -> None:
-        """Record every message on ``topic`` with its arrival time."""
+    def listen(self, msg_type, topic: str, qos: QoSProfile = RELIABLE, raw: bool = False
+               ) -> None:
+        """Record every message on ``topic`` with its arrival time.
+
+        ``raw``: keep the serialised bytes and read only the header stamp, like a C++
+        subscriber that hands the buffer on (rviz), instead of building a Python message.
+        """
         self.received[topic] = []
         self.arrival[topic] = []
 
         def callback(msg, topic=topic):
             now = time.time_ns()
+            if raw:
+                msg = SerializedMessage(msg)
             with self._lock:
                 self.received[topic].append(msg)
                 self.arrival[topic].append(now)
 
-        self.node.create_subscription(msg_type, topic, callback, qos)
+        self.node.create_subscription(msg_type, topic, callback, qos, raw=raw)
 
     def publisher(self, msg_type, topic: str, qos: QoSProfile = RELIABLE):
         """Create a publisher on the peer node."""
@@ -171,6 +181,16 @@ class Peer:
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
         self._thread.join(timeout=2.0)
+
+
+class SerializedMessage:
+    """A message kept as CDR bytes; ``header.stamp`` is read from the first header field."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        # 4 bytes of encapsulation (little-endian CDR), then stamp.sec int32, nanosec uint32.
+        sec, nanosec = struct.unpack_from("<iI", data, 4)
+        self.header = Header(stamp=Time(sec=sec, nanosec=nanosec))
 
 
 def stamp_ns(msg) -> int:

@@ -9,7 +9,7 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ..inference.colorize import COLORMAPS
-from ..inference.estimator import BACKENDS
+from ..inference.estimator import BACKENDS, PRECISIONS
 
 CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
 RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -28,7 +28,7 @@ class NodeSettings:
     official_dir: str = ""
     domain: str = "vkitti"
     device: str = "auto"
-    fp16: bool = False
+    precision: str = "fp32"
     backend: str = "auto"
     threads: int = 0
     inference_workers: int = 0
@@ -56,6 +56,7 @@ class NodeSettings:
         checks = [
             (self.domain in ("vkitti", "suncg"), "domain", "vkitti or suncg"),
             (self.backend in BACKENDS, "backend", " | ".join(BACKENDS)),
+            (self.precision in PRECISIONS, "precision", " | ".join(PRECISIONS)),
             (self.threads >= 0, "threads", ">= 0"),
             (0 <= self.inference_workers <= 8, "inference_workers", "in [0, 8]"),
             ((self.input_height == 0) == (self.input_width == 0), "input_height/input_width",
