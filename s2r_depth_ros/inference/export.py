@@ -86,7 +86,8 @@ class OpenVinoNetwork:
         if request is None:
             request = self._requests.request = self.compiled.create_infer_request()
         array = np.ascontiguousarray(image.detach().cpu().float().numpy())
-        return torch.from_numpy(request.infer({0: array})[0].copy())
+        # The input is only read during the call; the output is copied out of the request.
+        return torch.from_numpy(request.infer({0: array}, share_inputs=True)[0].copy())
 
 
 def exported_onnx(model: S2RDepthNet, cache_dir: str | Path | None = None) -> Path:
