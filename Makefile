@@ -26,6 +26,9 @@ demo: setup
 
 bench: setup
 	$(PY) benchmarks/bench_model.py
+	$(PY) benchmarks/bench_inference.py --parallel eager openvino
+	$(PY) benchmarks/bench_node.py --model outdoor
+	$(PY) benchmarks/bench_precision.py
 
 clean:
 	rm -rf build install log out .pytest_cache

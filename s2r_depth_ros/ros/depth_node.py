@@ -77,7 +77,8 @@ class DepthPipeline:
 
     Construction loads the model and creates the publishers (with ``make_publisher``:
     ``create_publisher`` or ``create_lifecycle_publisher``); :meth:`start` and :meth:`stop`
-    add and remove the subscriptions, the diagnostics timer and the inference thread.
+    add and remove the subscriptions, the diagnostics timer, the inference workers and the
+    publishing thread.
     """
 
     def __init__(self, node: Node, settings: NodeSettings, make_publisher) -> None:
@@ -128,7 +129,7 @@ class DepthPipeline:
         return self.node.get_clock()
 
     def start(self) -> None:
-        """Subscribe, start the diagnostics timer and the inference thread."""
+        """Subscribe; start the diagnostics timer, the inference workers and the publisher."""
         s, node = self.settings, self.node
         if s.input_transport == "compressed":
             topic = node.resolve_topic_name("image") + "/compressed"
@@ -157,7 +158,7 @@ class DepthPipeline:
             thread.start()
 
     def stop(self) -> None:
-        """Unsubscribe and stop the inference thread (publishers stay)."""
+        """Unsubscribe and stop the worker threads (publishers stay)."""
         for entity in self._entities:
             if hasattr(entity, "cancel"):
                 entity.cancel()
@@ -186,7 +187,7 @@ class DepthPipeline:
             return
         self.camera_info = msg
 
-    # ---- inference thread ----
+    # ---- inference workers ----
     def _run_inference(self) -> None:
         while not self._stop.is_set():
             if self.settings.max_rate_hz > 0:

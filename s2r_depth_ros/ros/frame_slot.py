@@ -1,4 +1,4 @@
-"""A one-frame mailbox between the subscription callback and the inference thread."""
+"""A one-frame mailbox between the subscription callback and the inference workers."""
 
 from __future__ import annotations
 
