@@ -313,6 +313,26 @@ def test_rate_limit_holds_across_parallel_workers(tmp_path, tiny_checkpoint):
         assert s.close() == 0, s.node.log()
 
 
+def test_node_falls_back_to_eager_when_the_runtime_export_fails(tmp_path, tiny_checkpoint,
+                                                                monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("S2R_CACHE_DIR", str(blocker / "cache"))  # inherited by the node
+    s = Session(tmp_path, tiny_checkpoint)
+    try:
+        msg = image_msg(rgb_image(120, 160), "rgb8", stamp=13_000_000_000)
+        assert s.request(msg, camera_info_msg(160, 120)) is not None, s.node.log()
+        assert "backend auto: openvino unavailable" in s.node.log()
+        assert "with eager" in s.node.log()
+    finally:
+        assert s.close() == 0
+
+
+def test_domains_are_never_reused_within_a_process():
+    # A long-lived module fixture must not share its domain with a later session.
+    assert len({random_domain_id() for _ in range(20)}) == 20
+
+
 def test_worker_layout_follows_the_backend_and_the_cores():
     defaults = NodeSettings()
     assert defaults.parallelism("cpu", "eager", 2) == (2, 1)  # frames in parallel

@@ -133,3 +133,30 @@ def test_precision_choices_are_checked():
         DepthEstimator(model, device="cpu", backend="onnxruntime", precision="bf16")
     with pytest.raises(ValueError, match="needs backend openvino"):
         DepthEstimator(model, device="cpu", backend="eager", precision="fp16")
+
+
+def test_auto_backend_falls_back_to_eager_when_the_export_cannot_be_written(tmp_path,
+                                                                            monkeypatch):
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("S2R_CACHE_DIR", str(blocker / "cache"))
+    model = make_model("lite", 96, 128, seed=10)
+    rgb = np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    with pytest.warns(UserWarning, match="openvino unavailable"):
+        estimator = DepthEstimator(model, device="cpu", backend="auto")
+    assert estimator.backend == "eager" and "openvino unavailable" in estimator.fallback_reason
+    np.testing.assert_array_equal(estimator.predict(rgb),
+                                  DepthEstimator(model, device="cpu").predict(rgb))
+    with pytest.raises(OSError):  # asked for by name: the reason is the error
+        DepthEstimator(model, device="cpu", backend="openvino")
+
+
+def test_export_leaves_only_the_finished_file(tmp_path):
+    from s2r_depth_ros.inference.export import export_onnx
+
+    path = export_onnx(make_model("lite", 96, 128, seed=11), tmp_path / "m.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert meta["s2r_input_size"] == "96x128"

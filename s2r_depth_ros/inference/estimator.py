@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,7 @@ class DepthEstimator:
         self.device = resolve_device(device)
         if input_size is not None:
             model.config = model.config.with_input(*input_size)
-        backend = resolve_backend(backend, self.device)
+        requested, backend = backend, resolve_backend(backend, self.device)
         if backend in EXPORTED_BACKENDS and self.device.type != "cpu":
             raise ValueError(f"backend {backend} runs on the CPU; use device cpu")
         on_cpu = self.device.type == "cpu"
@@ -110,16 +111,25 @@ class DepthEstimator:
             raise ValueError(f"precision {precision} on a CPU needs backend openvino"
                              + (" or eager (bf16)" if precision == "bf16" else ""))
         self.precision = precision
-        # CPU eager bf16 runs under autocast (weights stay fp32); a GPU casts the network.
-        self._cpu_autocast = on_cpu and precision == "bf16" and backend in ("eager", "compile")
         # The original stays on the CPU (configuration, export); what runs is ``network``.
         self.model = model.eval().cpu()
+        # Why 'auto' could not use the runtime it picked (then it runs eager PyTorch).
+        self.fallback_reason: str | None = None
         if backend in EXPORTED_BACKENDS:
-            path = exported_onnx(self.model)
-            self.network = (OpenVinoNetwork(path, threads, streams=workers,
-                                            precision=precision.replace("fp", "f"))
-                            if backend == "openvino" else OnnxRuntimeNetwork(path, threads))
-        else:
+            try:
+                path = exported_onnx(self.model)
+                self.network = (OpenVinoNetwork(path, threads, streams=workers,
+                                                precision=precision.replace("fp", "f"))
+                                if backend == "openvino" else OnnxRuntimeNetwork(path, threads))
+            except Exception as exc:  # 'auto' must still give a working estimator
+                if requested != "auto" or precision == "fp16":
+                    raise
+                self.fallback_reason = f"{backend} unavailable: {type(exc).__name__}: {exc}"
+                warnings.warn(f"{self.fallback_reason}; using eager PyTorch", stacklevel=2)
+                backend = "eager"
+        # CPU eager bf16 runs under autocast (weights stay fp32); a GPU casts the network.
+        self._cpu_autocast = on_cpu and precision == "bf16" and backend in ("eager", "compile")
+        if backend not in EXPORTED_BACKENDS:
             # BatchNorm folded and parallel convs fused (exact); NHWC on the CPU.
             network = fold_model(self.model).to(self.device)
             if self.device.type == "cpu":

@@ -23,20 +23,27 @@ def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed at the end: a crash or a second process
+    # exporting at the same time never leaves a half-written file under the final name.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     cfg = model.config
     network = fold_model(model).cpu().float()  # a copy; forward returns only the final depth
     example = torch.zeros(1, 3, cfg.input_height, cfg.input_width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(network, (example,), str(path), input_names=["image"],
+        torch.onnx.export(network, (example,), str(partial), input_names=["image"],
                           output_names=["depth"], opset_version=opset, dynamo=False)
     import onnx
 
-    exported = onnx.load(str(path))
-    for key, value in (("s2r_max_depth", str(cfg.max_depth)), ("s2r_config", cfg.name),
-                       ("s2r_input_size", f"{cfg.input_height}x{cfg.input_width}")):
-        exported.metadata_props.add(key=key, value=value)
-    onnx.save(exported, str(path))
+    try:
+        exported = onnx.load(str(partial))
+        for key, value in (("s2r_max_depth", str(cfg.max_depth)), ("s2r_config", cfg.name),
+                           ("s2r_input_size", f"{cfg.input_height}x{cfg.input_width}")):
+            exported.metadata_props.add(key=key, value=value)
+        onnx.save(exported, str(partial))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

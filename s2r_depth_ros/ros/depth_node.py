@@ -93,6 +93,9 @@ class DepthPipeline:
                                         threads=threads, input_size=input_size,
                                         workers=self.workers)
         cfg = self.estimator.config
+        if self.estimator.fallback_reason:
+            self.get_logger().warn(f"backend auto: {self.estimator.fallback_reason}; running "
+                                   "eager PyTorch")
         # One frame before serving: first-call costs (allocation, compilation) are paid here,
         # and a compiled graph exists before several workers call it.
         self.estimator.predict(np.zeros((cfg.input_height, cfg.input_width, 3), np.uint8))

@@ -45,9 +45,19 @@ def use_loopback(domain_id: int) -> None:
     os.environ.update(loopback_environment(domain_id))
 
 
+_DOMAINS_GIVEN: set[int] = set()
+
+
 def random_domain_id() -> int:
-    """A random domain (1..200 keeps the DDS port numbers valid)."""
-    return random.SystemRandom().randint(1, 200)
+    """A random domain (1..200 keeps the DDS port numbers valid), new to this process.
+
+    Never repeating one within a process keeps a long-lived node (a test module's fixture)
+    from sharing a domain with a later one and hearing its traffic.
+    """
+    free = sorted(set(range(1, 201)) - _DOMAINS_GIVEN) or list(range(1, 201))
+    domain = random.SystemRandom().choice(free)
+    _DOMAINS_GIVEN.add(domain)
+    return domain
 
 
 def _ros_value(value) -> str:
