@@ -51,3 +51,12 @@ def camera_info_msg(width: int, height: int, fx: float = 500.0, fy: float = 510.
     return info
 
 
+def set_parameters(peer, **values) -> list:
+    """Set the node's parameters as `ros2 param set` does; one SetParametersResult each."""
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    client = peer.node.create_client(SetParameters, "/depth_node/set_parameters")
+    request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()
+                                                for name, value in values.items()])
+    return peer.call(client, request).results

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_harness import camera_info_msg, image_msg, rgb_image
+from ros_harness import camera_info_msg, image_msg, rgb_image, set_parameters
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from s2r_depth_ros.ros.live import (
@@ -326,6 +326,31 @@ def test_node_falls_back_to_eager_when_the_runtime_export_fails(tmp_path, tiny_c
         assert "with eager" in s.node.log()
     finally:
         assert s.close() == 0
+
+
+def test_live_parameters_apply_at_once_and_the_others_are_refused(tmp_path, tiny_checkpoint):
+    s = Session(tmp_path, tiny_checkpoint)
+    try:
+        msg = image_msg(rgb_image(120, 160), "rgb8", stamp=14_000_000_000)
+        assert s.request(msg, camera_info_msg(160, 120)) is not None, s.node.log()
+        [ok] = set_parameters(s.peer, max_rate_hz=2.0)
+        assert ok.successful, ok.reason
+        [fixed] = set_parameters(s.peer, model="indoor")
+        assert not fixed.successful and "restart" in fixed.reason
+        [bad] = set_parameters(s.peer, points_stride=0)
+        assert not bad.successful and "points_stride" in bad.reason
+        time.sleep(1.0)
+        s.peer.clear()
+        start = time.monotonic()
+        while time.monotonic() - start < 4.0:  # 30 Hz camera, node now capped at 2 Hz
+            msg.header.stamp.sec += 1
+            s.image_pub.publish(msg)
+            time.sleep(1 / 30)
+        time.sleep(0.6)
+        assert 5 <= s.peer.count("/depth/image") <= 10, s.peer.count("/depth/image")
+        assert "parameters updated: {'max_rate_hz': 2.0}" in s.node.log()
+    finally:
+        assert s.close() == 0, s.node.log()
 
 
 def test_domains_are_never_reused_within_a_process():

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from ros_harness import camera_info_msg, image_msg, rgb_image
+from ros_harness import camera_info_msg, image_msg, rgb_image, set_parameters
 from sensor_msgs.msg import CameraInfo, Image
 
 from s2r_depth_ros.ros.live import NodeProcess, Peer, random_domain_id, stamp_ns
-
-
-def call(peer: Peer, client, request, timeout: float = 60.0):
-    assert client.wait_for_service(timeout_sec=timeout)
-    future = client.call_async(request)
-    deadline = time.monotonic() + timeout
-    while not future.done() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert future.done()
-    return future.result()
 
 
 def test_lifecycle_node_publishes_only_when_active(tmp_path, tiny_checkpoint):
@@ -33,7 +21,7 @@ def test_lifecycle_node_publishes_only_when_active(tmp_path, tiny_checkpoint):
         info_pub = peer.publisher(CameraInfo, "/camera_info")
         change = peer.node.create_client(ChangeState, "/depth_node/change_state")
         get = peer.node.create_client(GetState, "/depth_node/get_state")
-        assert call(peer, get, GetState.Request()).current_state.label == "unconfigured"
+        assert peer.call(get, GetState.Request()).current_state.label == "unconfigured"
 
         def request_frame(stamp: int, timeout: float) -> bool:
             msg = image_msg(rgb_image(120, 160), "rgb8", stamp=stamp)
@@ -42,23 +30,27 @@ def test_lifecycle_node_publishes_only_when_active(tmp_path, tiny_checkpoint):
                 lambda: any(stamp_ns(m) == stamp for m in peer.received["/depth/image"]),
                 timeout=timeout)
 
-        assert call(peer, change, ChangeState.Request(
+        assert peer.call(change, ChangeState.Request(
             transition=Transition(id=Transition.TRANSITION_CONFIGURE))).success
-        assert call(peer, get, GetState.Request()).current_state.label == "inactive"
+        assert peer.call(get, GetState.Request()).current_state.label == "inactive"
         assert not request_frame(1_000, timeout=4.0)  # configured but inactive: silent
+        [refused] = set_parameters(peer, threads=1)
+        assert not refused.successful and "cleanup" in refused.reason
 
-        assert call(peer, change, ChangeState.Request(
+        assert peer.call(change, ChangeState.Request(
             transition=Transition(id=Transition.TRANSITION_ACTIVATE))).success
         assert request_frame(2_000, timeout=60.0), node.log()
 
-        assert call(peer, change, ChangeState.Request(
+        assert peer.call(change, ChangeState.Request(
             transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
         peer.clear()
         assert not request_frame(3_000, timeout=4.0)
 
-        assert call(peer, change, ChangeState.Request(
+        assert peer.call(change, ChangeState.Request(
             transition=Transition(id=Transition.TRANSITION_CLEANUP))).success
-        assert call(peer, get, GetState.Request()).current_state.label == "unconfigured"
+        assert peer.call(get, GetState.Request()).current_state.label == "unconfigured"
+        [accepted] = set_parameters(peer, model="indoor")  # unconfigured: configure checks
+        assert accepted.successful
     finally:
         peer.close()
         assert node.stop() == 0, node.log()
@@ -71,7 +63,7 @@ def test_lifecycle_configure_fails_cleanly_on_a_bad_model(tmp_path):
     peer = Peer(domain)
     try:
         change = peer.node.create_client(ChangeState, "/depth_node/change_state")
-        result = call(peer, change, ChangeState.Request(
+        result = peer.call(change, ChangeState.Request(
             transition=Transition(id=Transition.TRANSITION_CONFIGURE)))
         assert not result.success
         assert node.alive()

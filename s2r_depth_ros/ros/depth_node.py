@@ -17,8 +17,10 @@ import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
@@ -36,7 +38,7 @@ from .conversions import (
     intrinsics_from_camera_info,
 )
 from .frame_slot import LatestFrameSlot
-from .settings import NodeSettings
+from .settings import LIVE_PARAMETERS, SETTING_NAMES, NodeSettings, SettingsError
 
 THROTTLE_S = 5.0
 STATS_WINDOW = 200
@@ -99,7 +101,6 @@ class DepthPipeline:
         # One frame before serving: first-call costs (allocation, compilation) are paid here,
         # and a compiled graph exists before several workers call it.
         self.estimator.predict(np.zeros((cfg.input_height, cfg.input_width, 3), np.uint8))
-        self.max_depth = s.max_depth or cfg.max_depth
         self.get_logger().info(
             f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
             f"{cfg.max_depth} m) on {self.estimator.device} with {self.estimator.backend}, "
@@ -284,8 +285,9 @@ class DepthPipeline:
                                                                            cfg.input_width)
         depth = self.estimator.predict(rgb, output_size=out_size)
         inference_ms = (time.perf_counter() - started) * 1000.0
-        if self.max_depth < cfg.max_depth:
-            depth[depth > self.max_depth] = np.inf
+        max_depth = s.max_depth or cfg.max_depth
+        if max_depth < cfg.max_depth:
+            depth[depth > max_depth] = np.inf
         if intrinsics is not None:
             intrinsics = intrinsics.scaled(out_size[1], out_size[0])
         if s.publish_points and s.points_rgb and out_size != (height, width):
@@ -319,6 +321,23 @@ class DepthPipeline:
         stamp_ns = p.header.stamp.sec * 1_000_000_000 + p.header.stamp.nanosec
         if stamp_ns > 0:
             self.stats.latency_ms.append((self.get_clock().now().nanoseconds - stamp_ns) / 1e6)
+
+    # ---- parameters changed at run time ----
+    def on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Apply live parameters from the next frame on; refuse the others with the reason."""
+        changes = {p.name: p.value for p in parameters if p.name in SETTING_NAMES}
+        fixed = sorted(set(changes) - LIVE_PARAMETERS)
+        if fixed:
+            return SetParametersResult(
+                successful=False, reason=f"{', '.join(fixed)}: applied only at start; restart "
+                "the node (lifecycle node: cleanup, set, configure)")
+        try:
+            self.settings = self.settings.updated(changes)
+        except SettingsError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if changes:
+            self.get_logger().info(f"parameters updated: {changes}")
+        return SetParametersResult(successful=True)
 
     # ---- diagnostics ----
     def publish_diagnostics(self) -> None:
@@ -364,6 +383,7 @@ class DepthNode(Node):
         super().__init__("depth_node", **node_kwargs)
         NodeSettings.declare(self)
         self.pipeline = DepthPipeline(self, NodeSettings.read(self), self.create_publisher)
+        self.add_on_set_parameters_callback(self.pipeline.on_set_parameters)
         self.pipeline.start()
 
     def destroy_node(self) -> None:

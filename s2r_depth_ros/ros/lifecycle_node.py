@@ -7,8 +7,10 @@ activate: subscribe and start inference; deactivate: stop; cleanup: release the 
 from __future__ import annotations
 
 import rclpy
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 
 from .depth_node import DepthPipeline
 from .settings import NodeSettings
@@ -21,6 +23,13 @@ class DepthLifecycleNode(LifecycleNode):
         super().__init__("depth_node", **node_kwargs)
         NodeSettings.declare(self)
         self.pipeline: DepthPipeline | None = None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        # Unconfigured: anything goes (configure validates); configured: the pipeline decides.
+        if self.pipeline is None:
+            return SetParametersResult(successful=True)
+        return self.pipeline.on_set_parameters(parameters)
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:

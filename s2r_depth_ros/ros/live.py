@@ -160,6 +160,18 @@ class Peer:
         """Create a publisher on the peer node."""
         return self.node.create_publisher(msg_type, topic, qos)
 
+    def call(self, client, request, timeout: float = 60.0):
+        """Call a service through ``client`` (made on :attr:`node`) and wait for the answer."""
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f"service {client.srv_name} not available")
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the spinning thread completes the future
+        if not future.done():
+            raise TimeoutError(f"no answer from {client.srv_name}")
+        return future.result()
+
     def count(self, topic: str) -> int:
         """Messages received so far on ``topic``."""
         with self._lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, fields, replace
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
@@ -18,6 +18,14 @@ RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
 
 class SettingsError(ValueError):
     """A parameter value is not acceptable; the message names the parameter."""
+
+
+# Parameters a running node applies from its next frame on (`ros2 param set`); the others
+# (model, device, QoS, publishers, threads) take effect only when the node starts.
+LIVE_PARAMETERS = frozenset({
+    "max_depth", "output_resolution", "camera_info_policy", "assumed_hfov_deg", "points_rgb",
+    "points_stride", "colormap", "colorize_min_depth", "colorize_max_depth", "lazy",
+    "max_rate_hz"})
 
 
 @dataclass(frozen=True)
@@ -105,18 +113,14 @@ class NodeSettings:
     @classmethod
     def read(cls, node: Node) -> NodeSettings:
         """Read the declared parameters and validate them."""
-        values = {}
-        for field in fields(cls):
-            value = node.get_parameter(field.name).value
-            if type(value) is not type(field.default):
-                if isinstance(field.default, float) and isinstance(value, int):
-                    value = float(value)
-                else:
-                    raise SettingsError(
-                        f"parameter {field.name}: expected {type(field.default).__name__}, got "
-                        f"{value!r}")
-            values[field.name] = value
-        return cls(**values)
+        return cls(**{field.name: _typed(field, node.get_parameter(field.name).value)
+                      for field in fields(cls)})
+
+    def updated(self, changes: dict[str, object]) -> NodeSettings:
+        """These settings with ``changes`` (parameter name -> value) applied and validated."""
+        by_name = {field.name: field for field in fields(self)}
+        return replace(self, **{name: _typed(by_name[name], value)
+                                for name, value in changes.items()})
 
     def parallelism(self, device_type: str, backend: str, cores: int) -> tuple[int, int]:
         """(inference workers, intra-op threads per worker) after resolving the 0 defaults.
@@ -141,3 +145,16 @@ class NodeSettings:
         """Publisher QoS; reliable by default so rviz and reliable recorders connect."""
         return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.output_depth,
                           reliability=RELIABILITIES[self.output_reliability])
+
+
+SETTING_NAMES = frozenset(field.name for field in fields(NodeSettings))
+
+
+def _typed(field: Field, value: object) -> object:
+    """``value`` as the field's type (an int is accepted for a float); else SettingsError."""
+    if type(value) is type(field.default):
+        return value
+    if isinstance(field.default, float) and type(value) is int:
+        return float(value)
+    raise SettingsError(f"parameter {field.name}: expected {type(field.default).__name__}, got "
+                        f"{value!r}")
