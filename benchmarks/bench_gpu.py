@@ -3,17 +3,23 @@
 Usage: python benchmarks/bench_gpu.py [--configs paper lite] [--repeats 50]
 Times the network alone (input already on the GPU) with CUDA events for: eager fp32, eager
 fp16 (BatchNorm folded), torch.compile fp16, and a captured CUDA graph of the fp16 network;
-prints ms/frame, frames/s and the max |depth difference| against fp32 in metres.
+prints ms/frame, frames/s and the max |depth difference| against fp32 in metres. Then the
+product path: `DepthEstimator.predict` with precision fp32 and fp16 on a 640x480 uint8 frame
+(upload, resize, network, upsampling, metres back on the host), wall time.
 Not run on this project's CPU machines; see BENCHMARKS.md for what has been measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
 
+import numpy as np
 import torch
 
+from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.inference.optimize import fold_model
 from s2r_depth_ros.model import S2RDepthNet, preset
 
@@ -59,6 +65,21 @@ def bench_config(name: str, repeats: int) -> None:
         ms = cuda_ms(fn, repeats)
         diff = float((outputs[path].float() - reference).abs().max()) * cfg.max_depth / 2
         print(f"| {name} | {path} | {ms:.2f} | {1000 / ms:.0f} | {diff:.1e} |")
+    rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    depths = {}
+    for precision in ("fp32", "fp16"):
+        estimator = DepthEstimator(model.cpu(), device="cuda", precision=precision)
+        for _ in range(3):
+            depths[precision] = estimator.predict(rgb)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            estimator.predict(rgb)
+            times.append(time.perf_counter() - start)
+        ms = statistics.median(times) * 1000
+        diff = float(np.abs(depths[precision] - depths["fp32"]).max())
+        print(f"| {name} | DepthEstimator.predict {precision}, 640x480 | {ms:.2f} | "
+              f"{1000 / ms:.0f} | {diff:.1e} |")
 
 
 def main() -> int:

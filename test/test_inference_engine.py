@@ -29,6 +29,12 @@ def test_folded_network_matches_eager_and_has_no_batchnorm(name):
         assert (a - b).abs().max() < 1e-5
 
 
+def test_folding_keeps_every_tensor_on_the_model_device():
+    # The GPU path folds a model that already lives on the GPU; "meta" stands in for it here.
+    folded = fold_model(make_model("lite").to("meta"))
+    assert {t.device.type for t in [*folded.parameters(), *folded.buffers()]} == {"meta"}
+
+
 def test_compiled_backend_matches_eager():
     model = make_model("lite", 96, 128, seed=6)
     rgb = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)

@@ -40,8 +40,10 @@ class FusedUpProjection(nn.Module):
                          (block.conv2, block.bn2)):
             fold_bn(conv, bn)
         self.out_channels = block.conv1.out_channels
+        weight = block.conv1.weight  # the fused conv lives where the block does (CPU, GPU)
         self.wide = nn.Conv2d(block.conv1.in_channels, 2 * self.out_channels,
-                              block.conv1.kernel_size, padding=block.conv1.padding)
+                              block.conv1.kernel_size, padding=block.conv1.padding,
+                              device=weight.device, dtype=weight.dtype)
         with torch.no_grad():
             self.wide.weight.copy_(torch.cat([block.conv1.weight, block.conv2.weight]))
             self.wide.bias.copy_(torch.cat([block.conv1.bias, block.conv2.bias]))
