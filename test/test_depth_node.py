@@ -353,6 +353,39 @@ def test_live_parameters_apply_at_once_and_the_others_are_refused(tmp_path, tiny
         assert s.close() == 0, s.node.log()
 
 
+def test_a_node_does_not_outlive_the_process_that_started_it(tmp_path, tiny_checkpoint):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from s2r_depth_ros.ros.live import NodeProcess, random_domain_id\n"
+        f"node = NodeProcess(random_domain_id(), {{'model': {str(tiny_checkpoint)!r}}},\n"
+        f"                   log_path=Path({str(tmp_path / 'orphan.log')!r}))\n"
+        "print(node.proc.pid, flush=True)\n"
+        "time.sleep(2)\n"
+        "os._exit(1)  # crash without stopping the node\n")
+    parent = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    pid = int(parent.stdout.split()[-1])
+
+    def running() -> bool:
+        try:  # state field: Z is a zombie, gone but for its exit status
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if running():
+        os.kill(pid, 9)
+        raise AssertionError("the node outlived the process that started it")
+
+
 def test_domains_are_never_reused_within_a_process():
     # A long-lived module fixture must not share its domain with a later session.
     assert len({random_domain_id() for _ in range(20)}) == 20

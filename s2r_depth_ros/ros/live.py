@@ -7,6 +7,7 @@ machine and concurrent runs never see each other.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import signal
@@ -64,8 +65,26 @@ def _ros_value(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux).
+
+    A test or benchmark that crashes must not leave a node behind: it would keep answering
+    camera frames in its domain and confuse a later run that draws the same domain.
+    """
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class NodeProcess:
-    """``depth_node`` as a child process, started with parameters and remappings."""
+    """``depth_node`` as a child process, started with parameters and remappings.
+
+    On Linux the child is stopped (SIGTERM) when the thread that started it ends, so create
+    it on the thread that outlives it (the main thread in our tools and tests).
+    """
 
     def __init__(self, domain_id: int, params: dict, remaps: dict | None = None,
                  log_path: Path | None = None, module: str = "s2r_depth_ros.ros.depth_node"
@@ -78,7 +97,8 @@ class NodeProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1", **loopback_environment(domain_id))
         self.log_path = log_path
         self._log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_end_with_parent)
 
     def alive(self) -> bool:
         """Whether the process still runs."""
