@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import matmul_peak_gflops, network_gflops, seconds
+from common import matmul_peak_gflops, median_ms, network_gflops, seconds
 from PIL import Image
 
 from s2r_depth_ros.inference import DepthEstimator
@@ -85,18 +85,18 @@ def main() -> None:
             with torch.no_grad():
                 return m.depth_net(m.attention(x) * m.struct_decoder(m.struct_encoder(x)))
 
-        paths = {"reference": Path_(args.threads, 1, lambda m=model: reference_recipe(m, rgb),
+        paths = {"reference": TimedPath(args.threads, 1, lambda m=model: reference_recipe(m, rgb),
                                     reference_network)}
         for backend in args.backends:
             estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
                                        threads=args.threads)
-            paths[backend] = Path_(args.threads, 1, lambda e=estimator: e.predict(rgb),
+            paths[backend] = TimedPath(args.threads, 1, lambda e=estimator: e.predict(rgb),
                                    network_call(estimator, rgb))
         for backend in args.parallel:
             estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
                                        threads=1, workers=args.threads)
             network = network_call(estimator, rgb)
-            paths[f"{backend}, {args.threads} frames at once"] = Path_(
+            paths[f"{backend}, {args.threads} frames at once"] = TimedPath(
                 1, args.threads, lambda e=estimator: at_once(lambda: e.predict(rgb), args.threads),
                 lambda n=network: at_once(n, args.threads))
         outputs = {}
@@ -115,8 +115,7 @@ def main() -> None:
                 network_times[key].append(seconds(path.network) / path.frames)
         torch.set_num_threads(args.threads)
         estimator = DepthEstimator(replace_model(model), device="cpu")
-        preprocess_ms = statistics.median(seconds(lambda e=estimator: e.preprocess(rgb))
-                                          for _ in range(10)) * 1000
+        preprocess_ms = median_ms(lambda e=estimator: e.preprocess(rgb), 10)
         reference_ms = statistics.median(times["reference"]) * 1000
         for key in paths:
             ms = statistics.median(times[key]) * 1000
@@ -142,7 +141,7 @@ def main() -> None:
             print(f"| {name} | {key} | | {ms:.1f} | | | | | |")
 
 
-class Path_(NamedTuple):
+class TimedPath(NamedTuple):
     """One way of running the model, timed end to end (predict) and network only."""
 
     threads: int

@@ -11,12 +11,11 @@ whether "% of peak" and frames/s point the same way for small networks (they do 
 from __future__ import annotations
 
 import argparse
-import statistics
 from dataclasses import replace
 
 import numpy as np
 import torch
-from common import matmul_peak_gflops, network_gflops, seconds
+from common import matmul_peak_gflops, median_ms, network_gflops
 
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.model import S2RDepthNet, preset
@@ -47,8 +46,7 @@ def main() -> None:
         x = estimator.preprocess(np.zeros((args.height, args.width, 3), np.uint8))
         with torch.inference_mode():
             estimator.network(x)
-            ms = statistics.median(seconds(lambda e=estimator, x=x: e.network(x))
-                                   for _ in range(args.repeats)) * 1000
+            ms = median_ms(lambda e=estimator, x=x: e.network(x), args.repeats)
         gflops = network_gflops(config)
         print(f"| {name} | {gflops:.2f} | {ms:.1f} | {100 * gflops / ms * 1000 / peak:.0f} % |")
 

@@ -13,12 +13,11 @@ there (S2R protocol) next to the exact path's.
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 import cv2
 import numpy as np
-from common import seconds
+from common import median_ms
 
 from s2r_depth_ros.evaluation.metrics import PROTOCOLS, evaluate_frame, summarize
 from s2r_depth_ros.evaluation.sources import manifest_sources
@@ -51,8 +50,7 @@ def main() -> None:
     exact_depths: list[np.ndarray] = []
     for name, estimator in estimators.items():
         estimator.predict(rgb)
-        ms = statistics.median(seconds(lambda e=estimator: e.predict(rgb))
-                               for _ in range(args.repeats)) * 1000
+        ms = median_ms(lambda e=estimator: e.predict(rgb), args.repeats)
         depths = [estimator.predict(frame.rgb) for frame in frames]
         if not exact_depths:
             exact_depths = depths

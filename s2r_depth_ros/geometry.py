@@ -42,6 +42,15 @@ class Intrinsics:
 XYZ_FLOATS, XYZRGB_FLOATS = 4, 8
 
 
+def cloud_shape(height: int, width: int, stride: int = 1, with_rgb: bool = False
+                ) -> tuple[int, int, int]:
+    """(rows, cols, floats per point) of the cloud of a ``height`` x ``width`` depth image."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    return (-(-height // stride), -(-width // stride),
+            XYZRGB_FLOATS if with_rgb else XYZ_FLOATS)
+
+
 def depth_to_cloud_array(depth: np.ndarray, intrinsics: Intrinsics, stride: int = 1,
                          rgb: np.ndarray | None = None, out: np.ndarray | None = None
                          ) -> np.ndarray:
@@ -52,9 +61,8 @@ def depth_to_cloud_array(depth: np.ndarray, intrinsics: Intrinsics, stride: int 
     Invalid depth (NaN, inf, <= 0) gives NaN points. ``out``, a C-contiguous float32 array
     of the result's shape, receives the points instead of a new array.
     """
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
     height, width = depth.shape
+    shape = cloud_shape(height, width, stride, rgb is not None)
     if (width, height) != (intrinsics.width, intrinsics.height):
         intrinsics = intrinsics.scaled(width, height)
     sub = depth[::stride, ::stride]
@@ -63,8 +71,7 @@ def depth_to_cloud_array(depth: np.ndarray, intrinsics: Intrinsics, stride: int 
     x_factor = (np.arange(0, width, stride, dtype=np.float32) - intrinsics.cx) / intrinsics.fx
     y_factor = (np.arange(0, height, stride, dtype=np.float32) - intrinsics.cy) / intrinsics.fy
     pad = np.zeros_like(z)
-    channels = [z * x_factor[None, :].astype(np.float32), z * y_factor[:, None].astype(np.float32),
-                z, pad]
+    channels = [z * x_factor[None, :], z * y_factor[:, None], z, pad]
     if rgb is not None:
         # Little-endian 0x00RRGGBB is the byte sequence B, G, R, 0.
         bgra = cv2.cvtColor(np.ascontiguousarray(rgb[::stride, ::stride]), cv2.COLOR_RGB2BGRA)
@@ -74,9 +81,8 @@ def depth_to_cloud_array(depth: np.ndarray, intrinsics: Intrinsics, stride: int 
     # One interleaving pass in OpenCV: about twice as fast as strided numpy writes.
     if out is None:
         return cv2.merge(channels)
-    if out.shape != (*z.shape, len(channels)) or out.dtype != np.float32 or not (
-            out.flags.c_contiguous):
-        raise ValueError(f"out must be C-contiguous float32 of shape {(*z.shape, len(channels))}")
+    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous float32 of shape {shape}")
     merged = cv2.merge(channels, out)
     if not np.shares_memory(merged, out):  # OpenCV reuses a matching destination; if not:
         np.copyto(out, merged)

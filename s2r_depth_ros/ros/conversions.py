@@ -14,7 +14,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from ..geometry import XYZ_FLOATS, XYZRGB_FLOATS, Intrinsics, depth_to_cloud_array
+from ..geometry import XYZRGB_FLOATS, Intrinsics, cloud_shape, depth_to_cloud_array
 
 # Largest side accepted from the wire: a guard against absurd or corrupted sizes.
 MAX_IMAGE_SIDE = 16384
@@ -183,10 +183,7 @@ class PointCloudBuilder:
     def build(self, depth: np.ndarray, intrinsics: Intrinsics, header: Header, stride: int = 1,
               rgb: np.ndarray | None = None) -> PointCloud2:
         """The cloud of ``depth`` (see :func:`depth_to_cloud_array`) as a message."""
-        if stride < 1:
-            raise ValueError(f"stride must be >= 1, got {stride}")
-        rows, cols = -(-depth.shape[0] // stride), -(-depth.shape[1] // stride)
-        floats = XYZRGB_FLOATS if rgb is not None else XYZ_FLOATS
+        rows, cols, floats = cloud_shape(*depth.shape, stride, rgb is not None)
         size = rows * cols * floats * 4
         if len(self._payload) != size:
             self._payload = array.array("B", bytes(size))

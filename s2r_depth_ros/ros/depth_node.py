@@ -104,8 +104,7 @@ class DepthPipeline:
         self.get_logger().info(
             f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
             f"{cfg.max_depth} m) on {self.estimator.device} with {self.estimator.backend}, "
-            f"{self.workers} worker(s) x "
-            f"{threads} thread(s)")
+            f"{self.workers} worker(s) x {threads} thread(s)")
 
         out_qos = s.output_qos()
         self.depth_pub = make_publisher(Image, "depth/image", out_qos)
