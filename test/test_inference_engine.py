@@ -11,7 +11,7 @@ import torch
 from conftest import make_model
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.inference.estimator import resolve_backend
-from s2r_depth_ros.inference.optimize import fold_model
+from s2r_depth_ros.inference.optimize import ChannelSumConv, fold_model
 
 
 @pytest.mark.parametrize("name", ["paper", "lite"])
@@ -27,6 +27,32 @@ def test_folded_network_matches_eager_and_has_no_batchnorm(name):
     for a, b in zip([expected.structure, expected.attention, *expected.depths],
                     [got.structure, got.attention, *got.depths]):
         assert (a - b).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "bias"), [
+    (3, 1, 0, 1, True), (7, 1, 3, 1, False), (3, 2, 1, 1, True), (3, 1, 2, 2, False),
+    ((3, 5), 1, (1, 2), 1, True)])
+def test_single_output_conv_runs_depthwise_with_the_same_result(kernel, stride, padding,
+                                                                dilation, bias):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(9, 1, kernel, stride, padding, dilation, bias=bias).eval()
+    rewritten = ChannelSumConv(conv)
+    x = torch.randn(2, 9, 31, 40)
+    with torch.inference_mode():
+        expected = conv(x)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            got = rewritten(x.contiguous(memory_format=layout))
+            assert got.shape == expected.shape
+            assert (got - expected).abs().max() < 1e-5
+
+
+def test_every_single_output_conv_of_the_network_is_rewritten():
+    model = make_model("lite", 96, 128)
+    heads = [m for m in model.modules() if ChannelSumConv.applies_to(m)]
+    assert len(heads) == 6  # structure and attention maps, four depth scales
+    folded = fold_model(model)
+    assert not any(ChannelSumConv.applies_to(m) for m in folded.modules())
+    assert sum(isinstance(m, ChannelSumConv) for m in folded.modules()) == len(heads)
 
 
 def test_folding_keeps_every_tensor_on_the_model_device():

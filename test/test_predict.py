@@ -71,7 +71,8 @@ def test_official_weights_reproduce_reference_recipe(tmp_path, real_manifest):
     result = run_cli("predict", str(frame), "--official-dir", str(tmp_path), "--domain",
                      "vkitti", "--output", str(tmp_path / "out"), "--quiet")
     assert result.returncode == 0, result.stderr
-    assert np.abs(np.load(tmp_path / "out" / f"{frame.stem}.npy") - ours).max() <= 1e-5
+    # The CLI runs backend auto (OpenVINO where installed), ``ours`` eager: float rounding.
+    assert np.abs(np.load(tmp_path / "out" / f"{frame.stem}.npy") - ours).max() <= 1e-4
 
 
 def test_predict_skips_unreadable_images_but_processes_the_rest(tmp_path, tiny_checkpoint,

@@ -14,6 +14,10 @@ import torch
 from ..model import S2RDepthNet
 from .optimize import fold_model
 
+# Part of every cached export's name: raise it when fold_model or the export changes the
+# graph, so that caches written by an older version are not reused.
+EXPORT_REVISION = 2
+
 
 def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17) -> Path:
     """Write the folded network as ONNX for the model's input size (batch 1, fixed shape).
@@ -106,7 +110,8 @@ def exported_onnx(model: S2RDepthNet, cache_dir: str | Path | None = None) -> Pa
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     cfg = model.config
-    path = cache / f"{cfg.name}_{cfg.input_height}x{cfg.input_width}_{digest.hexdigest()[:16]}.onnx"
+    path = cache / (f"{cfg.name}_{cfg.input_height}x{cfg.input_width}_r{EXPORT_REVISION}_"
+                    f"{digest.hexdigest()[:16]}.onnx")
     if not path.is_file():
         export_onnx(model, path)
     return path

@@ -1,4 +1,4 @@
-"""Exact inference rewrites: BatchNorm folded into convolutions, parallel convs fused.
+"""Exact inference rewrites: folded BatchNorm, fused parallel convs, depthwise heads.
 
 Every rewrite is algebraically exact (up to float rounding); approximate modes (reduced
 precision) are not applied here. The rewritten model keeps the same forward interface.
@@ -56,6 +56,38 @@ class FusedUpProjection(nn.Module):
         return torch.relu(self.conv1_2(torch.relu(branch)) + shortcut)
 
 
+class ChannelSumConv(nn.Module):
+    """A conv with one output channel, run as a depthwise conv followed by a channel sum.
+
+    Same products and sums in another order (exact up to float rounding). CPU convolution
+    kernels vectorise over output channels, so a one-output conv fills 1/16 of an AVX-512
+    vector: the lite model's depth and map heads ran at 14-21 GFLOP/s against 250-400 for
+    its other layers (BENCHMARKS.md). The depthwise form vectorises over input channels.
+    """
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        weight = conv.weight  # [1, C, kh, kw] -> one [1, kh, kw] filter per channel
+        self.depthwise = nn.Conv2d(conv.in_channels, conv.in_channels, conv.kernel_size,
+                                   conv.stride, conv.padding, conv.dilation,
+                                   groups=conv.in_channels, bias=False,
+                                   padding_mode=conv.padding_mode,
+                                   device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            self.depthwise.weight.copy_(weight.transpose(0, 1))
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().view(1, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.depthwise(x).sum(1, keepdim=True)
+        return y if self.bias is None else y + self.bias
+
+    @staticmethod
+    def applies_to(module: nn.Module) -> bool:
+        """A plain (ungrouped) conv with one output channel and a kernel wider than 1x1."""
+        return (type(module) is nn.Conv2d and module.out_channels == 1 and module.groups == 1
+                and module.kernel_size != (1, 1))
+
+
 def _fold_sequential(seq: nn.Sequential) -> None:
     """Fold each (conv, BatchNorm) pair that follows directly inside a Sequential."""
     for i in range(len(seq) - 1):
@@ -67,7 +99,11 @@ def _fold_sequential(seq: nn.Sequential) -> None:
 
 @torch.no_grad()
 def fold_model(model: S2RDepthNet) -> S2RDepthNet:
-    """A copy of ``model`` (eval mode) with every BatchNorm folded and up-projections fused."""
+    """A copy of ``model`` (eval mode) with every exact rewrite applied.
+
+    BatchNorm folded into the convs, up-projections fused, single-output convs run
+    depthwise (:class:`ChannelSumConv`).
+    """
     model = copy.deepcopy(model).eval()
     for module in list(model.modules()):
         if isinstance(module, BasicBlock):
@@ -89,4 +125,6 @@ def fold_model(model: S2RDepthNet) -> S2RDepthNet:
         for name, child in list(parent.named_children()):
             if isinstance(child, UpProjection):
                 setattr(parent, name, FusedUpProjection(child))
+            elif ChannelSumConv.applies_to(child):
+                setattr(parent, name, ChannelSumConv(child))
     return model
