@@ -16,7 +16,7 @@ from .optimize import fold_model
 
 # Part of every cached export's name: raise it when fold_model or the export changes the
 # graph, so that caches written by an older version are not reused.
-EXPORT_REVISION = 2
+EXPORT_REVISION = 3
 
 
 def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17) -> Path:
