@@ -63,8 +63,8 @@ class ChannelSumConv(nn.Module):
     kernels vectorise over output channels, so a one-output conv fills 1/16 of an AVX-512
     vector: the lite model's depth and map heads ran at 14-21 GFLOP/s against 250-400 for
     its other layers (BENCHMARKS.md). The depthwise form vectorises over input channels.
-    The sum is a 1x1 conv with weights 1 (multiplying by 1 is exact): OpenVINO and oneDNN
-    ran it 1-2 ms per frame faster than a ReduceSum over channels.
+    The sum is a 1x1 conv with weights 1 (multiplying by 1 is exact), which OpenVINO and
+    oneDNN ran faster than a reduction over channels (about 0.5 ms per lite frame).
     """
 
     def __init__(self, conv: nn.Conv2d) -> None:
