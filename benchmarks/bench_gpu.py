@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/bench_gpu.py [--configs paper lite] [--repeats 50]
 Times the network alone (input already on the GPU) with CUDA events for: eager fp32, eager
-fp16 (BatchNorm folded), torch.compile fp16, and a captured CUDA graph of the fp16 network;
+fp16 (BatchNorm folded), the same with the CPU's depthwise-head rewrite (whether a GPU wants
+it too), torch.compile fp16, and a captured CUDA graph of the fp16 network;
 prints ms/frame, frames/s and the max |depth difference| against fp32 in metres. Then the
 product path: `DepthEstimator.predict` with precision fp32 and fp16 on a 640x480 uint8 frame
 (upload, resize, network, upsampling, metres back on the host), wall time.
@@ -43,8 +44,10 @@ def bench_config(name: str, repeats: int) -> None:
     model = S2RDepthNet(preset(name)).eval().cuda()
     cfg = model.config
     x = torch.rand(1, 3, cfg.input_height, cfg.input_width, device="cuda") * 2 - 1
-    half = fold_model(model).half()
-    compiled = torch.compile(fold_model(model).half(), mode="max-autotune-no-cudagraphs")
+    half = fold_model(model, depthwise_heads=False).half()  # the estimator's GPU graph
+    depthwise_heads = fold_model(model, depthwise_heads=True).half()  # its CPU rewrite, A/B
+    compiled = torch.compile(fold_model(model, depthwise_heads=False).half(),
+                             mode="max-autotune-no-cudagraphs")
     static_in = x.half().clone()
     reference = model(x)
     half(static_in)  # warm-up before capture
@@ -54,10 +57,12 @@ def bench_config(name: str, repeats: int) -> None:
     paths = {
         "eager fp32": lambda: model(x),
         "folded fp16": lambda: half(static_in),
+        "folded fp16, depthwise heads": lambda: depthwise_heads(static_in),
         "compile fp16": lambda: compiled(static_in),
         "CUDA graph fp16": graph.replay,
     }
     outputs = {"eager fp32": reference, "folded fp16": half(static_in),
+               "folded fp16, depthwise heads": depthwise_heads(static_in),
                "compile fp16": compiled(static_in)}
     graph.replay()
     outputs["CUDA graph fp16"] = static_out

@@ -4,10 +4,11 @@ Usage: python benchmarks/bench_rewrites.py [--configs lite paper] [--height 192]
        [--width 640] [--repeats 60] [--threads 2]
 
 For each configuration (random weights) it exports the folded network twice, as the product
-runs it (single-output convs as depthwise conv + channel sum, `ChannelSumConv`) and with
-those heads put back as plain one-output convs, then times both OpenVINO networks call by
-call in alternation, so the machine's noise falls on both alike. Prints the median and
-quartiles per graph, the speed-up and the max |difference| of their outputs (tanh units).
+runs it on a CPU (single-output convs as depthwise conv + channel sum, `ChannelSumConv`) and
+with plain one-output convs (`fold_model(..., depthwise_heads=False)`), then times both
+OpenVINO networks call by call in alternation, so the machine's noise falls on both alike.
+Prints the median and quartiles per graph, the speed-up and the max |difference| of their
+outputs (tanh units).
 """
 
 from __future__ import annotations
@@ -23,26 +24,8 @@ import torch
 from torch import nn
 
 from s2r_depth_ros.inference.export import OpenVinoNetwork
-from s2r_depth_ros.inference.optimize import ChannelSumConv, fold_model
+from s2r_depth_ros.inference.optimize import fold_model
 from s2r_depth_ros.model import S2RDepthNet, preset
-
-
-def plain_heads(network: nn.Module) -> nn.Module:
-    """Replace every ChannelSumConv by the single-output conv it was made from."""
-    for parent in list(network.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, ChannelSumConv):
-                depthwise, channel_sum = child.depthwise, child.channel_sum
-                conv = nn.Conv2d(depthwise.in_channels, 1, depthwise.kernel_size,
-                                 depthwise.stride, depthwise.padding, depthwise.dilation,
-                                 bias=channel_sum.bias is not None,
-                                 padding_mode=depthwise.padding_mode)
-                with torch.no_grad():
-                    conv.weight.copy_(depthwise.weight.transpose(0, 1))
-                    if conv.bias is not None:
-                        conv.bias.copy_(channel_sum.bias)
-                setattr(parent, name, conv)
-    return network
 
 
 def export(network: nn.Module, shape: tuple[int, ...], path: Path) -> Path:
@@ -72,7 +55,7 @@ def main() -> None:
         x = torch.rand(shape) * 2 - 1
         graphs = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for label, network in (("plain one-output convs", plain_heads(fold_model(model))),
+            for label, network in (("plain one-output convs", fold_model(model, False)),
                                    ("depthwise + channel sum", fold_model(model))):
                 path = export(network, shape, Path(tmp) / f"{len(graphs)}.onnx")
                 graphs[label] = OpenVinoNetwork(path, threads=args.threads)

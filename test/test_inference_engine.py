@@ -53,6 +53,11 @@ def test_every_single_output_conv_of_the_network_is_rewritten():
     folded = fold_model(model)
     assert not any(ChannelSumConv.applies_to(m) for m in folded.modules())
     assert sum(isinstance(m, ChannelSumConv) for m in folded.modules()) == len(heads)
+    # Off on request (the estimator's GPU graph); the CPU estimator runs the rewrite.
+    plain = fold_model(model, depthwise_heads=False)
+    assert sum(ChannelSumConv.applies_to(m) for m in plain.modules()) == len(heads)
+    cpu_network = DepthEstimator(model, device="cpu").network
+    assert sum(isinstance(m, ChannelSumConv) for m in cpu_network.modules()) == len(heads)
 
 
 def test_folding_keeps_every_tensor_on_the_model_device():

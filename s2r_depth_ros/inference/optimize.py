@@ -103,11 +103,12 @@ def _fold_sequential(seq: nn.Sequential) -> None:
 
 
 @torch.no_grad()
-def fold_model(model: S2RDepthNet) -> S2RDepthNet:
+def fold_model(model: S2RDepthNet, depthwise_heads: bool = True) -> S2RDepthNet:
     """A copy of ``model`` (eval mode) with every exact rewrite applied.
 
-    BatchNorm folded into the convs, up-projections fused, single-output convs run
-    depthwise (:class:`ChannelSumConv`).
+    BatchNorm folded into the convs, up-projections fused and, with ``depthwise_heads``,
+    single-output convs run depthwise (:class:`ChannelSumConv`: measured faster on CPUs;
+    the estimator leaves it off on a GPU, where it has not been measured).
     """
     model = copy.deepcopy(model).eval()
     for module in list(model.modules()):
@@ -130,6 +131,6 @@ def fold_model(model: S2RDepthNet) -> S2RDepthNet:
         for name, child in list(parent.named_children()):
             if isinstance(child, UpProjection):
                 setattr(parent, name, FusedUpProjection(child))
-            elif ChannelSumConv.applies_to(child):
+            elif depthwise_heads and ChannelSumConv.applies_to(child):
                 setattr(parent, name, ChannelSumConv(child))
     return model
