@@ -233,8 +233,14 @@ def main() -> None:
     print(f"| closed loop latency p50 - model-only frame time (loop), ms | "
           f"{lat.get('p50', 0) - 1000 / plain_fps:.1f} |")
     diag = node["closed_diagnostics"]
-    print(f"| closed loop, node's /diagnostics (last {min(STATS_WINDOW, args.frames)} "
-          f"frames): inference p50 ms; outputs (build + publish) p50 / p99 ms | "
+    # The node's statistics cover its last STATS_WINDOW frames: with fewer closed-loop frames
+    # the window still holds open-loop (overloaded) ones, and the row says so.
+    window = (f"last {STATS_WINDOW} frames, all closed-loop"
+              if args.frames >= STATS_WINDOW else
+              f"last {STATS_WINDOW} frames, {STATS_WINDOW - args.frames} of them open-loop; "
+              f"--frames {STATS_WINDOW} for closed-loop only")
+    print(f"| closed loop, node's /diagnostics ({window}): "
+          f"inference p50 ms; outputs (build + publish) p50 / p99 ms | "
           f"{diag['inference_ms_p50']}; {diag['outputs_ms_p50']} / {diag['outputs_ms_p99']} |")
     for name, ms in work.items():
         print(f"| {name}, ms | {ms:.2f} |")
