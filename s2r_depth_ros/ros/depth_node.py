@@ -27,6 +27,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from ..geometry import Intrinsics
 from ..inference import colorize_depth, open_estimator
 from ..inference.estimator import resolve_backend, resolve_device
+from .allocator import keep_freed_memory
 from .conversions import (
     ImageFormatError,
     PointCloudBuilder,
@@ -390,9 +391,18 @@ class DepthNode(Node):
         super().destroy_node()
 
 
+def init_node_process(args: list[str] | None = None) -> None:
+    """``rclpy.init`` for a process that runs a depth node, with malloc tuned for its frames."""
+    tuned = keep_freed_memory()  # before any large buffer exists
+    rclpy.init(args=args)
+    if not tuned:
+        rclpy.logging.get_logger("depth_node").warn(
+            "could not tune malloc (not glibc): large frames may cost extra page faults")
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the node until Ctrl-C or shutdown; exit status 1 on a configuration error."""
-    rclpy.init(args=args)
+    init_node_process(args)
     node = None
     try:
         node = DepthNode()

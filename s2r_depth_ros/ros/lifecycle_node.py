@@ -12,7 +12,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
-from .depth_node import DepthPipeline
+from .depth_node import DepthPipeline, init_node_process
 from .settings import NodeSettings
 
 
@@ -66,7 +66,7 @@ class DepthLifecycleNode(LifecycleNode):
 
 def main(args: list[str] | None = None) -> int:
     """Run the managed node; it starts unconfigured (drive it with `ros2 lifecycle set`)."""
-    rclpy.init(args=args)
+    init_node_process(args)
     node = DepthLifecycleNode()
     try:
         rclpy.spin(node)
