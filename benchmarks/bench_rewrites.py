@@ -5,7 +5,7 @@ Usage: python benchmarks/bench_rewrites.py [--configs lite paper] [--height 192]
 
 For each configuration (random weights) it exports the folded network twice, as the product
 runs it on a CPU (single-output convs as depthwise conv + channel sum, `ChannelSumConv`) and
-with plain one-output convs (`fold_model(..., depthwise_heads=False)`), then times both
+with plain one-output convs (`export_onnx(..., depthwise_heads=False)`), then times both
 OpenVINO networks call by call in alternation, so the machine's noise falls on both alike.
 Prints the median and quartiles per graph, the speed-up and the max |difference| of their
 outputs (tanh units).
@@ -17,23 +17,12 @@ import argparse
 import statistics
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from s2r_depth_ros.inference.export import OpenVinoNetwork
-from s2r_depth_ros.inference.optimize import fold_model
+from s2r_depth_ros.inference.export import OpenVinoNetwork, export_onnx
 from s2r_depth_ros.model import S2RDepthNet, preset
-
-
-def export(network: nn.Module, shape: tuple[int, ...], path: Path) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(network, (torch.zeros(shape),), str(path), input_names=["image"],
-                          output_names=["depth"], opset_version=17, dynamo=False)
-    return path
 
 
 def main() -> None:
@@ -55,9 +44,10 @@ def main() -> None:
         x = torch.rand(shape) * 2 - 1
         graphs = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for label, network in (("plain one-output convs", fold_model(model, False)),
-                                   ("depthwise + channel sum", fold_model(model))):
-                path = export(network, shape, Path(tmp) / f"{len(graphs)}.onnx")
+            for label, depthwise_heads in (("plain one-output convs", False),
+                                           ("depthwise + channel sum", True)):
+                path = export_onnx(model, Path(tmp) / f"{len(graphs)}.onnx",
+                                   depthwise_heads=depthwise_heads)
                 graphs[label] = OpenVinoNetwork(path, threads=args.threads)
         outputs = {label: run(x) for label, run in graphs.items()}
         times: dict[str, list[float]] = {label: [] for label in graphs}

@@ -11,6 +11,7 @@ import torch
 from conftest import make_model
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.inference.estimator import resolve_backend
+from s2r_depth_ros.inference.export import export_onnx
 from s2r_depth_ros.inference.optimize import ChannelSumConv, fold_model
 
 
@@ -77,6 +78,21 @@ def test_compiled_backend_matches_eager():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="unknown backend"):
         DepthEstimator(make_model("lite"), device="cpu", backend="tensorrt-on-cpu")
+
+
+def test_export_carries_the_depthwise_heads_only_when_asked(tmp_path):
+    import onnx
+
+    model = make_model("lite", 96, 128)
+
+    def grouped_convs(depthwise_heads: bool) -> int:
+        path = export_onnx(model, tmp_path / f"{depthwise_heads}.onnx",
+                           depthwise_heads=depthwise_heads)
+        return sum(any(a.name == "group" and a.i > 1 for a in node.attribute)
+                   for node in onnx.load(str(path)).graph.node if node.op_type == "Conv")
+
+    assert grouped_convs(True) == 6  # one depthwise conv per single-output head
+    assert grouped_convs(False) == 0
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])

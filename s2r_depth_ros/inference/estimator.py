@@ -100,12 +100,12 @@ class DepthEstimator:
                 raise ValueError(f"threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
         self.device = resolve_device(device)
+        on_cpu = self.device.type == "cpu"
         if input_size is not None:
             model.config = model.config.with_input(*input_size)
         requested, backend = backend, resolve_backend(backend, self.device)
-        if backend in EXPORTED_BACKENDS and self.device.type != "cpu":
+        if backend in EXPORTED_BACKENDS and not on_cpu:
             raise ValueError(f"backend {backend} runs on the CPU; use device cpu")
-        on_cpu = self.device.type == "cpu"
         if precision != "fp32" and on_cpu and not (
                 backend == "openvino" or (precision == "bf16" and backend != "onnxruntime")):
             raise ValueError(f"precision {precision} on a CPU needs backend openvino"
@@ -133,10 +133,8 @@ class DepthEstimator:
             # Exact rewrites (folded BatchNorm, fused convs; depthwise heads on a CPU, where
             # they were measured faster); NHWC on the CPU.
             network = fold_model(self.model, depthwise_heads=on_cpu).to(self.device)
-            if self.device.type == "cpu":
-                network = network.to(memory_format=torch.channels_last)
-            if not on_cpu:
-                network = network.to(TORCH_DTYPES[precision])
+            network = (network.to(memory_format=torch.channels_last) if on_cpu
+                       else network.to(TORCH_DTYPES[precision]))
             self.network = (torch.compile(network, dynamic=False) if backend == "compile"
                             else network)
         self.backend = backend

@@ -19,11 +19,13 @@ from .optimize import fold_model
 EXPORT_REVISION = 3
 
 
-def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17) -> Path:
+def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17,
+                depthwise_heads: bool = True) -> Path:
     """Write the folded network as ONNX for the model's input size (batch 1, fixed shape).
 
     Input ``image``: 1x3xHxW float32 in [-1, 1]; output ``depth``: 1x1xHxW tanh units
     (metres = (depth + 1) / 2 * max_depth, stored in the model's metadata).
+    ``depthwise_heads``: see :func:`fold_model` (on for the CPU runtimes that read the export).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +33,8 @@ def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17) -> Path:
     # exporting at the same time never leaves a half-written file under the final name.
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     cfg = model.config
-    network = fold_model(model).cpu().float()  # a copy; forward returns only the final depth
+    # A copy; its forward returns only the final depth.
+    network = fold_model(model, depthwise_heads).cpu().float()
     example = torch.zeros(1, 3, cfg.input_height, cfg.input_width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
