@@ -10,6 +10,8 @@ the values) and one real-size 375x1242 RGB frame it times:
     NCHW network module by module, bilinear align_corners upsampling to the frame size;
   - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC);
   - with --parallel, the same on --threads frames at once, one thread each (time per frame).
+  - pre-processing alone, exact (Pillow) and with the approximate fast resize, as a share
+    of the fastest exact network time.
 It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
 measured in the same run (sampled between the paths, median like the paths' times), the
 speed-up and the max |depth difference| in metres.
@@ -32,6 +34,7 @@ from common import matmul_peak_gflops, median_ms, network_gflops, seconds
 from PIL import Image
 
 from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference.estimator import RESIZES
 from s2r_depth_ros.model import S2RDepthNet, preset
 
 # Pause before each timing: the previous path's thread pool (OpenMP, ONNX Runtime) spins for
@@ -120,8 +123,12 @@ def main() -> None:
                 time.sleep(SETTLE_S)
                 network_times[key].append(seconds(path.network) / path.frames)
         torch.set_num_threads(args.threads)
-        estimator = DepthEstimator(replace_model(model), device="cpu")
-        preprocess_ms = median_ms(lambda e=estimator: e.preprocess(rgb), 10)
+        preprocess_ms = {}
+        for resize in RESIZES:
+            estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize)
+            preprocess_ms[resize] = median_ms(lambda e=estimator: e.preprocess(rgb), 20)
+        fastest_network_ms = min(statistics.median(network_times[key]) * 1000
+                                 for key in paths if key != "reference")
         reference_ms = statistics.median(times["reference"]) * 1000
         for key in paths:
             ms = statistics.median(times[key]) * 1000
@@ -129,8 +136,11 @@ def main() -> None:
             diff = float(np.abs(outputs[key] - np.clip(outputs["reference"], 1e-3,
                                                        model.config.max_depth)).max())
             rows.append((name, key, flops, ms, network_ms, reference_ms / ms, diff))
-        rows.append((name, "pre-processing (resize + normalise)", 0.0, preprocess_ms, 0.0,
-                     0.0, 0.0))
+        for resize, ms in preprocess_ms.items():
+            label = "exact" if resize == "exact" else "fast, approximate"
+            rows.append((name, f"pre-processing (resize {label} + normalise): "
+                         f"{100 * ms / fastest_network_ms:.1f} % of the fastest network", 0.0,
+                         ms, 0.0, 0.0, 0.0))
     peak = statistics.median(peaks)
     print(f"{args.threads} threads, batch 1, 375x1242 frame, median of {args.repeats}; fp32 "
           f"matmul peak measured in this run: {peak:.0f} GFLOP/s (median of {len(peaks)} "

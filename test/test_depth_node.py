@@ -408,6 +408,7 @@ def test_worker_layout_follows_the_backend_and_the_cores():
     ({"camera_info_policy": "guess"}, "camera_info_policy"),
     ({"inference_workers": 9}, "inference_workers"),
     ({"precision": "fp8"}, "precision"),
+    ({"resize": "nearest"}, "resize"),
     ({"model": "/does/not/exist.pt"}, "checkpoint not found"),
 ])
 def test_bad_parameters_stop_the_node_with_a_clear_reason(tmp_path, tiny_checkpoint, params,

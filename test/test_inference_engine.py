@@ -10,7 +10,7 @@ import torch
 
 from conftest import make_model
 from s2r_depth_ros.inference import DepthEstimator
-from s2r_depth_ros.inference.estimator import resolve_backend
+from s2r_depth_ros.inference.estimator import resize_fast, resize_like_pil, resolve_backend
 from s2r_depth_ros.inference.export import export_onnx
 from s2r_depth_ros.inference.optimize import ChannelSumConv, fold_model
 
@@ -176,6 +176,31 @@ def test_reduced_precision_is_close_to_fp32_but_not_the_exact_path(tmp_path, mon
     # 16-bit floats keep about 3 significant digits: close to, but not exactly, fp32.
     assert np.abs(depth - exact).mean() < 0.01 * model.config.max_depth
     assert np.corrcoef(depth.ravel(), exact.ravel())[0, 1] > 0.99
+
+
+def test_fast_resize_is_close_to_the_exact_one_but_not_the_exact_path():
+    rng = np.random.default_rng(6)
+    # A smooth scene with fine texture, at a camera size the network input does not divide.
+    ramp = np.linspace(0, 200, 500)[None, :, None] + np.linspace(0, 40, 375)[:, None, None]
+    rgb = np.clip(ramp + rng.normal(0, 12, (375, 500, 3)), 0, 255).astype(np.uint8)
+    rgb.flags.writeable = False  # as ROS messages and PIL images arrive
+    exact, fast = resize_like_pil(rgb, 96, 128), resize_fast(rgb, 96, 128)
+    assert fast.shape == exact.shape == (96, 128, 3) and fast.dtype == np.uint8
+    diff = np.abs(exact.astype(np.int16) - fast)
+    # The same filter rounded differently: at most one grey level, on few pixels, but some.
+    assert diff.max() == 1 and 0 < (diff > 0).mean() < 0.02
+    model = make_model("lite", 96, 128, seed=9)
+    exact_depth = DepthEstimator(model, device="cpu").predict(rgb)
+    fast_estimator = DepthEstimator(model, device="cpu", resize="fast")
+    assert fast_estimator.resize == "fast"
+    fast_depth = fast_estimator.predict(rgb)
+    assert fast_depth.shape == (375, 500) and np.isfinite(fast_depth).all()
+    assert np.abs(fast_depth - exact_depth).mean() < 1e-3 * model.config.max_depth
+
+
+def test_resize_choices_are_checked():
+    with pytest.raises(ValueError, match="unknown resize"):
+        DepthEstimator(make_model("lite"), device="cpu", resize="nearest")
 
 
 def test_precision_choices_are_checked():

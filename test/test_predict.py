@@ -42,6 +42,20 @@ def test_predict_on_real_frames_writes_depth_at_input_resolution(tmp_path, tiny_
         assert png.shape == (height, width, 3)
 
 
+def test_predict_fast_resize_is_an_option_close_to_the_exact_path(tmp_path, tiny_checkpoint,
+                                                                  real_manifest):
+    frame = real_frames(real_manifest, "kitti_tiny_packnet", 1)[0]
+    depths = {}
+    for resize in ("exact", "fast"):
+        result = run_cli("predict", str(frame), "--model", str(tiny_checkpoint), "--output",
+                         str(tmp_path / resize), "--device", "cpu", "--resize", resize,
+                         "--quiet")
+        assert result.returncode == 0, result.stderr
+        depths[resize] = np.load(tmp_path / resize / f"{frame.stem}.npy")
+    difference = np.abs(depths["fast"] - depths["exact"])
+    assert 0 < difference.max() and difference.mean() < 0.01
+
+
 def reference_recipe(model, rgb: np.ndarray, max_depth: float) -> np.ndarray:
     """The original test.py steps, written out independently of the estimator."""
     cfg = model.config

@@ -23,6 +23,10 @@ EXPORTED_BACKENDS = {"onnxruntime": OnnxRuntimeNetwork, "openvino": OpenVinoNetw
 # fp32 is the exact path; fp16 and bf16 are approximate modes (BENCHMARKS.md: their cost).
 PRECISIONS = ("fp32", "fp16", "bf16")
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Resizing the image to the network's input: "exact" is Pillow's antialiased bicubic, as the
+# reference recipe does it; "fast" is PyTorch's uint8 antialiased bicubic, about 5x faster
+# but an approximate mode (BENCHMARKS.md: it differs by one grey level on a few pixels).
+RESIZES = ("exact", "fast")
 
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
@@ -64,6 +68,28 @@ def resize_like_pil(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC))
 
 
+def resize_fast(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """PyTorch's uint8 antialiased bicubic resize: the same filter as Pillow, rounded differently.
+
+    Its vectorised kernel keeps 16-bit weights where Pillow keeps 22-bit ones, so a few pixels
+    come out one grey level apart; hence an approximate mode, never the exact path.
+    """
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    with warnings.catch_warnings():
+        # Read-only arrays (ROS messages, PIL images) are only read here; copying one to
+        # silence torch's warning would cost half as much as the resize.
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        image = torch.from_numpy(rgb)
+    # An HxWx3 array seen as 1x3xHxW is channels_last, the layout that kernel wants.
+    image = image.permute(2, 0, 1).unsqueeze(0)
+    resized = F.interpolate(image, size=(height, width), mode="bicubic", antialias=True)
+    return resized[0].permute(1, 2, 0).numpy()
+
+
+RESIZE_FUNCTIONS = {"exact": resize_like_pil, "fast": resize_fast}
+
+
 def check_rgb(rgb: np.ndarray) -> np.ndarray:
     """Validate an RGB image array; mono images are expanded to three channels."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
@@ -82,17 +108,23 @@ class DepthEstimator:
 
     def __init__(self, model: S2RDepthNet, device: str = "auto", precision: str = "fp32",
                  threads: int | None = None, input_size: tuple[int, int] | None = None,
-                 backend: str = "eager", workers: int = 1) -> None:
+                 backend: str = "eager", workers: int = 1, resize: str = "exact") -> None:
         """Prepare ``model`` for inference.
 
         ``precision``: fp32 (exact) or the approximate fp16 / bf16: on a GPU the network in
         that type; on a CPU bf16 (eager: autocast) or either with OpenVINO.
         ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
         :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
+        ``resize``: exact (Pillow, as the reference) or the approximate, faster fast (see
+        :data:`RESIZES`).
         """
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose from "
                              f"{', '.join(PRECISIONS)}")
+        if resize not in RESIZES:
+            raise ValueError(f"unknown resize {resize!r}; choose from {', '.join(RESIZES)}")
+        self.resize = resize
+        self._resize = RESIZE_FUNCTIONS[resize]
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if threads is not None:
@@ -157,7 +189,7 @@ class DepthEstimator:
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
         """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
         cfg = self.config
-        resized = resize_like_pil(check_rgb(rgb), cfg.input_height, cfg.input_width)
+        resized = self._resize(check_rgb(rgb), cfg.input_height, cfg.input_width)
         # Normalised in numpy, on the calling thread: the same float32 arithmetic as
         # x.float() / 127.5 - 1, without waking the intra-op thread pool for a small array
         # (after an idle spell that wake-up alone cost 5-8 ms here). The HxWx3 array seen as

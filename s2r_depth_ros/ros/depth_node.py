@@ -92,7 +92,8 @@ class DepthPipeline:
         self.workers, threads = s.parallelism(device.type, resolve_backend(s.backend, device),
                                               len(os.sched_getaffinity(0)))
         self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
-                                        device=s.device, precision=s.precision, backend=s.backend,
+                                        device=s.device, precision=s.precision, resize=s.resize,
+                                        backend=s.backend,
                                         threads=threads, input_size=input_size,
                                         workers=self.workers)
         cfg = self.estimator.config

@@ -9,7 +9,7 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ..inference.colorize import COLORMAPS
-from ..inference.estimator import BACKENDS, PRECISIONS
+from ..inference.estimator import BACKENDS, PRECISIONS, RESIZES
 
 CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
 RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -37,6 +37,7 @@ class NodeSettings:
     domain: str = "vkitti"
     device: str = "auto"
     precision: str = "fp32"
+    resize: str = "exact"
     backend: str = "auto"
     threads: int = 0
     inference_workers: int = 0
@@ -65,6 +66,7 @@ class NodeSettings:
             (self.domain in ("vkitti", "suncg"), "domain", "vkitti or suncg"),
             (self.backend in BACKENDS, "backend", " | ".join(BACKENDS)),
             (self.precision in PRECISIONS, "precision", " | ".join(PRECISIONS)),
+            (self.resize in RESIZES, "resize", " | ".join(RESIZES)),
             (self.threads >= 0, "threads", ">= 0"),
             (0 <= self.inference_workers <= 8, "inference_workers", "in [0, 8]"),
             ((self.input_height == 0) == (self.input_width == 0), "input_height/input_width",
