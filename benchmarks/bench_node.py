@@ -27,7 +27,7 @@ from std_msgs.msg import Header
 
 from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import colorize_depth, open_estimator
-from s2r_depth_ros.inference.estimator import BACKENDS, resolve_backend
+from s2r_depth_ros.inference.estimator import BACKENDS, RESIZES, resolve_backend
 from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
 from s2r_depth_ros.ros.conversions import (
     PointCloudBuilder,
@@ -74,13 +74,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: int,
-              seconds: float, backend: str, camera_hz: float, raw: bool) -> dict:
+              seconds: float, backend: str, camera_hz: float, raw: bool, resize: str) -> dict:
     domain = random_domain_id()
     use_loopback(domain)
     height, width = rgb.shape[:2]
     with tempfile.TemporaryDirectory() as tmp:
         node = NodeProcess(domain, {"model": model, "device": "cpu", "threads": threads,
-                                    "inference_workers": workers, "backend": backend},
+                                    "inference_workers": workers, "backend": backend,
+                                    "resize": resize},
                            log_path=Path(tmp) / "node.log")
         peer = Peer(domain)
         try:
@@ -175,6 +176,8 @@ def main() -> None:
                         "(0 = the node's default)")
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
     parser.add_argument("--backend", default="auto", choices=BACKENDS)
+    parser.add_argument("--resize", default="exact", choices=RESIZES,
+                        help="the node's and model-only's resize (fast: approximate)")
     parser.add_argument("--camera-hz", type=float, default=30.0, help="open-loop camera rate")
     parser.add_argument("--raw-subscriber", action="store_true", help="receive the outputs "
                         "as serialised bytes (like a C++ consumer such as rviz) instead of "
@@ -194,12 +197,13 @@ def main() -> None:
         # torch's thread count is per process: each layout gets its own estimator, re-applied.
         def layout_fps(n_workers: int, n_threads: int) -> float:
             estimator = open_estimator(model, device="cpu", threads=n_threads,
-                                       backend=args.backend, workers=n_workers)
+                                       backend=args.backend, workers=n_workers,
+                                       resize=args.resize)
             return model_only_fps(estimator, rgb, args.frames, n_workers)
 
         before = (layout_fps(1, cores), layout_fps(workers, threads))
         node = node_runs(model, rgb, args.frames, workers, threads, args.seconds, args.backend,
-                         args.camera_hz, args.raw_subscriber)
+                         args.camera_hz, args.raw_subscriber, args.resize)
         after = (layout_fps(1, cores), layout_fps(workers, threads))
         estimator = open_estimator(model, device="cpu", threads=cores, backend=args.backend)
         work = node_work_breakdown(rgb, estimator.predict(rgb), 20)
@@ -208,7 +212,7 @@ def main() -> None:
     print(f"backend {estimator.backend}, model {cfg.name} at {cfg.input_height}x{cfg.input_width}, "
           f"input {args.width}x{args.height} rgb8 with points (xyzrgb); node: {workers} "
           f"worker(s) x {threads} thread(s); {cores} cores; camera {args.camera_hz:g} Hz; "
-          f"{'raw' if args.raw_subscriber else 'Python'} subscriber\n")
+          f"{'raw' if args.raw_subscriber else 'Python'} subscriber; resize {args.resize}\n")
     print("| measure | value |\n|---|---|")
     print(f"| model only, `predict` in a loop on {cores} threads, frames/s | {plain_fps:.1f} "
           f"(before {before[0]:.1f}, after {after[0]:.1f}) |")
