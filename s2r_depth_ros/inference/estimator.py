@@ -71,8 +71,8 @@ def resize_like_pil(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
 def resize_fast(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     """PyTorch's uint8 antialiased bicubic resize: the same filter as Pillow, rounded differently.
 
-    Its vectorised kernel keeps 16-bit weights where Pillow keeps 22-bit ones, so a few pixels
-    come out one grey level apart; hence an approximate mode, never the exact path.
+    Its fixed-point arithmetic differs from Pillow's, so a few pixels come out one grey level
+    apart (measured: 0.2-0.6 % of them); hence an approximate mode, never the exact path.
     """
     if rgb.shape[:2] == (height, width):
         return rgb
@@ -115,8 +115,7 @@ class DepthEstimator:
         that type; on a CPU bf16 (eager: autocast) or either with OpenVINO.
         ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
         :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
-        ``resize``: exact (Pillow, as the reference) or the approximate, faster fast (see
-        :data:`RESIZES`).
+        ``resize``: exact (Pillow, as the reference) or fast (approximate; see :data:`RESIZES`).
         """
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose from "
