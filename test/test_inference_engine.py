@@ -198,6 +198,20 @@ def test_fast_resize_is_close_to_the_exact_one_but_not_the_exact_path():
     assert np.abs(fast_depth - exact_depth).mean() < 1e-3 * model.config.max_depth
 
 
+def test_onnxruntime_threads_spin_between_calls_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
+    model = make_model("lite", 96, 128, seed=3)
+    rgb = np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    depths = []
+    for spin_wait, allowed in ((True, "1"), (False, "0")):
+        estimator = DepthEstimator(model, device="cpu", backend="onnxruntime",
+                                   spin_wait=spin_wait)
+        options = estimator.network.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == allowed
+        depths.append(estimator.predict(rgb))
+    np.testing.assert_array_equal(depths[0], depths[1])
+
+
 def test_resize_choices_are_checked():
     with pytest.raises(ValueError, match="unknown resize"):
         DepthEstimator(make_model("lite"), device="cpu", resize="nearest")

@@ -108,7 +108,8 @@ class DepthEstimator:
 
     def __init__(self, model: S2RDepthNet, device: str = "auto", precision: str = "fp32",
                  threads: int | None = None, input_size: tuple[int, int] | None = None,
-                 backend: str = "eager", workers: int = 1, resize: str = "exact") -> None:
+                 backend: str = "eager", workers: int = 1, resize: str = "exact",
+                 spin_wait: bool = True) -> None:
         """Prepare ``model`` for inference.
 
         ``precision``: fp32 (exact) or the approximate fp16 / bf16: on a GPU the network in
@@ -116,6 +117,9 @@ class DepthEstimator:
         ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
         :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
         ``resize``: exact (Pillow, as the reference) or fast (approximate; see :data:`RESIZES`).
+        ``spin_wait``: let ONNX Runtime's idle threads spin between calls (see
+        :class:`OnnxRuntimeNetwork`); callers that share the CPU with other busy threads turn
+        it off.
         """
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose from "
@@ -151,7 +155,8 @@ class DepthEstimator:
                 path = exported_onnx(self.model)
                 self.network = (OpenVinoNetwork(path, threads, streams=workers,
                                                 precision=precision.replace("fp", "f"))
-                                if backend == "openvino" else OnnxRuntimeNetwork(path, threads))
+                                if backend == "openvino"
+                                else OnnxRuntimeNetwork(path, threads, spin_wait))
             except Exception as exc:  # 'auto' must still give a working estimator
                 if requested != "auto" or precision == "fp16":
                     raise

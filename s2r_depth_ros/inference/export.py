@@ -55,14 +55,22 @@ def export_onnx(model: S2RDepthNet, path: str | Path, opset: int = 17,
 
 
 class OnnxRuntimeNetwork:
-    """Callable like the torch network (tensor in, tanh depth out) but run by ONNX Runtime."""
+    """Callable like the torch network (tensor in, tanh depth out) but run by ONNX Runtime.
 
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+    ``spin_wait``: ONNX Runtime's idle intra-op threads spin for the next call. That is
+    fastest for calls back to back, but it takes the CPU from other threads of the process
+    (the node's publisher: BENCHMARKS.md), which turn it off.
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None,
+                 spin_wait: bool = True) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning",
+                                         "1" if spin_wait else "0")
         self.session = onnxruntime.InferenceSession(str(path), options,
                                                     providers=["CPUExecutionProvider"])
 

@@ -18,7 +18,7 @@ def open_estimator(model: str | Path | None = None, official_dir: str | Path | N
 
     With neither ``model`` nor ``official_dir`` the shipped outdoor model is used.
     Keyword arguments go to :class:`DepthEstimator` (device, precision, threads, input_size,
-    backend, workers, resize).
+    backend, workers, resize, spin_wait).
     """
     if model and official_dir:
         raise ModelSpecError("give either a model file or an official directory, not both")

@@ -95,7 +95,9 @@ class DepthPipeline:
                                         device=s.device, precision=s.precision, resize=s.resize,
                                         backend=s.backend,
                                         threads=threads, input_size=input_size,
-                                        workers=self.workers)
+                                        workers=self.workers,
+                                        # The publishing thread needs the CPU between frames.
+                                        spin_wait=False)
         cfg = self.estimator.config
         if self.estimator.fallback_reason:
             self.get_logger().warn(f"backend auto: {self.estimator.fallback_reason}; running "
