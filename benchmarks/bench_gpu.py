@@ -6,7 +6,9 @@ fp16 (BatchNorm folded), the same with the CPU's depthwise-head rewrite (whether
 it too), torch.compile fp16, and a captured CUDA graph of the fp16 network;
 prints ms/frame, frames/s and the max |depth difference| against fp32 in metres. Then the
 product path: `DepthEstimator.predict` with precision fp32 and fp16 on a 640x480 uint8 frame
-(upload, resize, network, upsampling, metres back on the host), wall time.
+(resize on the CPU, upload, network, upsampling, metres back on the host), wall time, also
+with the approximate fast resize (next to a GPU network the CPU's Pillow resize, about 2.7 ms
+on this project's machines, may be the larger part), and the pre-processing alone.
 Not run on this project's CPU machines; see BENCHMARKS.md for what has been measured.
 """
 
@@ -36,6 +38,16 @@ def cuda_ms(fn, repeats: int) -> float:
     end.record()
     torch.cuda.synchronize()
     return start.elapsed_time(end) / repeats
+
+
+def wall_ms(fn, repeats: int) -> float:
+    """Median wall time of ``fn`` (host-side calls that synchronise themselves)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
 
 
 @torch.inference_mode()
@@ -72,19 +84,17 @@ def bench_config(name: str, repeats: int) -> None:
         print(f"| {name} | {path} | {ms:.2f} | {1000 / ms:.0f} | {diff:.1e} |")
     rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     depths = {}
-    for precision in ("fp32", "fp16"):
-        estimator = DepthEstimator(model.cpu(), device="cuda", precision=precision)
+    for precision, resize in (("fp32", "exact"), ("fp16", "exact"), ("fp16", "fast")):
+        estimator = DepthEstimator(model.cpu(), device="cuda", precision=precision,
+                                   resize=resize)
+        key = f"{precision}, {resize} resize"
         for _ in range(3):
-            depths[precision] = estimator.predict(rgb)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            estimator.predict(rgb)
-            times.append(time.perf_counter() - start)
-        ms = statistics.median(times) * 1000
-        diff = float(np.abs(depths[precision] - depths["fp32"]).max())
-        print(f"| {name} | DepthEstimator.predict {precision}, 640x480 | {ms:.2f} | "
-              f"{1000 / ms:.0f} | {diff:.1e} |")
+            depths[key] = estimator.predict(rgb)
+        ms = wall_ms(lambda e=estimator: e.predict(rgb), repeats)
+        preprocess_ms = wall_ms(lambda e=estimator: e.preprocess(rgb), repeats)
+        diff = float(np.abs(depths[key] - depths["fp32, exact resize"]).max())
+        print(f"| {name} | DepthEstimator.predict {key}, 640x480 (pre-processing alone "
+              f"{preprocess_ms:.2f} ms) | {ms:.2f} | {1000 / ms:.0f} | {diff:.1e} |")
 
 
 def main() -> int:
