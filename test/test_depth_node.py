@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import numpy as np
@@ -236,6 +237,19 @@ def test_fuzzed_malformed_frames_are_rejected_and_node_keeps_serving(session):
     good = image_msg(rgb_image(120, 160, seed=5), "rgb8", stamp=6_000_000_000)
     assert session.request(good, camera_info_msg(160, 120)) is not None
     assert "skipping frame" in session.node.log()
+
+
+def test_sigusr1_logs_every_thread_stack_and_the_node_keeps_serving(session):
+    # What NodeProcess.stop does before killing a node that ignored Ctrl-C.
+    session.node.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "most recent call first" not in session.node.log():
+        time.sleep(0.1)
+    log = session.node.log()
+    assert "most recent call first" in log
+    assert "_run_inference" in log and "_run_publisher" in log  # the worker threads too
+    msg = image_msg(rgb_image(120, 160, seed=8), "rgb8", stamp=7_000_000_000)
+    assert session.request(msg, camera_info_msg(160, 120)) is not None
 
 
 def test_camera_info_is_scaled_to_model_resolution(tmp_path, tiny_checkpoint):

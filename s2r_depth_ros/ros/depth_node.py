@@ -7,7 +7,9 @@ A publishing thread builds and sends the outputs, in frame order, while the work
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -395,8 +397,12 @@ class DepthNode(Node):
 
 
 def init_node_process(args: list[str] | None = None) -> None:
-    """``rclpy.init`` for a process that runs a depth node, with malloc tuned for its frames."""
+    """``rclpy.init`` for a process that runs a depth node, with malloc tuned for its frames.
+
+    ``kill -USR1 <pid>`` makes the node print every thread's stack (where is it stuck?).
+    """
     tuned = keep_freed_memory()  # before any large buffer exists
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=args)
     if not tuned:
         rclpy.logging.get_logger("depth_node").warn(

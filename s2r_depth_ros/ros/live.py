@@ -116,12 +116,17 @@ class NodeProcess:
         return self.log_path.read_text() if self.log_path else ""
 
     def stop(self, timeout: float = 10.0) -> int:
-        """Ctrl-C the node (kill it if it hangs); return its exit status."""
+        """Ctrl-C the node (kill it if it hangs, after it logs its threads' stacks).
+
+        Returns its exit status.
+        """
         if self.alive():
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGUSR1)  # see depth_node.init_node_process
+                time.sleep(1.0)
                 self.proc.kill()
                 self.proc.wait()
         if self._log is not subprocess.DEVNULL:
