@@ -59,4 +59,37 @@ def set_parameters(peer, **values) -> list:
     client = peer.node.create_client(SetParameters, "/depth_node/set_parameters")
     request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()
                                                 for name, value in values.items()])
-    return peer.call(client, request).results
+    return peer.call(client, request, resend_after=5.0).results  # the same values again: safe
+
+
+class LifecycleClient:
+    """The lifecycle node's get_state and change_state services, as `ros2 lifecycle` uses them."""
+
+    def __init__(self, peer) -> None:
+        from lifecycle_msgs.srv import ChangeState, GetState
+
+        self.peer = peer
+        self.get = peer.node.create_client(GetState, "/depth_node/get_state")
+        self.change = peer.node.create_client(ChangeState, "/depth_node/change_state")
+
+    def state(self) -> str:
+        """The current state's label (safe to resend)."""
+        from lifecycle_msgs.srv import GetState
+
+        return self.peer.call(self.get, GetState.Request(), resend_after=3.0).current_state.label
+
+    def transition(self, transition_id: int) -> tuple[bool | None, str]:
+        """Ask for a transition; return (success, the state afterwards).
+
+        A transition is not safe to send twice, so it is sent once; if its answer is lost (see
+        ``Peer.call``), success is None and the state tells what happened.
+        """
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+
+        try:
+            success = self.peer.call(self.change, ChangeState.Request(
+                transition=Transition(id=transition_id)), timeout=15.0).success
+        except TimeoutError:
+            success = None
+        return success, self.state()

@@ -400,6 +400,36 @@ def test_a_node_does_not_outlive_the_process_that_started_it(tmp_path, tiny_chec
         raise AssertionError("the node outlived the process that started it")
 
 
+def test_peer_call_resends_when_an_answer_does_not_come():
+    # Stands in for a response lost to ROS 2's service discovery race: the server answers
+    # the first request only after the caller has given up on it and sent the request again.
+    from lifecycle_msgs.srv import GetState
+
+    domain = random_domain_id()
+    server, caller = Peer(domain, "server"), Peer(domain, "caller")
+    requests = []
+
+    def answer(request, response):
+        requests.append(time.monotonic())
+        if len(requests) == 1:
+            time.sleep(2.0)
+        response.current_state.label = f"answer {len(requests)}"
+        return response
+
+    try:
+        server.node.create_service(GetState, "/state", answer)
+        client = caller.node.create_client(GetState, "/state")
+        with pytest.raises(TimeoutError, match="no answer"):
+            caller.call(client, GetState.Request(), timeout=0.5)  # the server is still busy
+        label = caller.call(client, GetState.Request(), timeout=20.0,
+                            resend_after=0.5).current_state.label
+        # Answered from a resent request; the late first answer was dropped, not returned.
+        assert label != "answer 1" and len(requests) >= 2
+    finally:
+        caller.close()
+        server.close()
+
+
 def test_domains_are_never_reused_within_a_process():
     # A long-lived module fixture must not share its domain with a later session.
     assert len({random_domain_id() for _ in range(20)}) == 20

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState, GetState
-from ros_harness import camera_info_msg, image_msg, rgb_image, set_parameters
+from ros_harness import LifecycleClient, camera_info_msg, image_msg, rgb_image, set_parameters
 from sensor_msgs.msg import CameraInfo, Image
 
 from s2r_depth_ros.ros.live import NodeProcess, Peer, random_domain_id, stamp_ns
@@ -19,9 +18,8 @@ def test_lifecycle_node_publishes_only_when_active(tmp_path, tiny_checkpoint):
         peer.listen(Image, "/depth/image")
         image_pub = peer.publisher(Image, "/image")
         info_pub = peer.publisher(CameraInfo, "/camera_info")
-        change = peer.node.create_client(ChangeState, "/depth_node/change_state")
-        get = peer.node.create_client(GetState, "/depth_node/get_state")
-        assert peer.call(get, GetState.Request()).current_state.label == "unconfigured"
+        lifecycle = LifecycleClient(peer)
+        assert lifecycle.state() == "unconfigured"
 
         def request_frame(stamp: int, timeout: float) -> bool:
             msg = image_msg(rgb_image(120, 160), "rgb8", stamp=stamp)
@@ -30,25 +28,23 @@ def test_lifecycle_node_publishes_only_when_active(tmp_path, tiny_checkpoint):
                 lambda: any(stamp_ns(m) == stamp for m in peer.received["/depth/image"]),
                 timeout=timeout)
 
-        assert peer.call(change, ChangeState.Request(
-            transition=Transition(id=Transition.TRANSITION_CONFIGURE))).success
-        assert peer.call(get, GetState.Request()).current_state.label == "inactive"
+        def expect(transition: int, state: str) -> None:
+            success, now = lifecycle.transition(transition)
+            assert success is not False and now == state, node.log()
+
+        expect(Transition.TRANSITION_CONFIGURE, "inactive")
         assert not request_frame(1_000, timeout=4.0)  # configured but inactive: silent
         [refused] = set_parameters(peer, threads=1)
         assert not refused.successful and "cleanup" in refused.reason
 
-        assert peer.call(change, ChangeState.Request(
-            transition=Transition(id=Transition.TRANSITION_ACTIVATE))).success
+        expect(Transition.TRANSITION_ACTIVATE, "active")
         assert request_frame(2_000, timeout=60.0), node.log()
 
-        assert peer.call(change, ChangeState.Request(
-            transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
+        expect(Transition.TRANSITION_DEACTIVATE, "inactive")
         peer.clear()
         assert not request_frame(3_000, timeout=4.0)
 
-        assert peer.call(change, ChangeState.Request(
-            transition=Transition(id=Transition.TRANSITION_CLEANUP))).success
-        assert peer.call(get, GetState.Request()).current_state.label == "unconfigured"
+        expect(Transition.TRANSITION_CLEANUP, "unconfigured")
         [accepted] = set_parameters(peer, model="indoor")  # unconfigured: configure checks
         assert accepted.successful
     finally:
@@ -62,10 +58,8 @@ def test_lifecycle_configure_fails_cleanly_on_a_bad_model(tmp_path):
                        log_path=tmp_path / "node.log", module="s2r_depth_ros.ros.lifecycle_node")
     peer = Peer(domain)
     try:
-        change = peer.node.create_client(ChangeState, "/depth_node/change_state")
-        result = peer.call(change, ChangeState.Request(
-            transition=Transition(id=Transition.TRANSITION_CONFIGURE)))
-        assert not result.success
+        success, state = LifecycleClient(peer).transition(Transition.TRANSITION_CONFIGURE)
+        assert success is not True and state == "unconfigured", node.log()
         assert node.alive()
         assert "checkpoint not found" in node.log()
     finally:

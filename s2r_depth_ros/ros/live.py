@@ -185,17 +185,28 @@ class Peer:
         """Create a publisher on the peer node."""
         return self.node.create_publisher(msg_type, topic, qos)
 
-    def call(self, client, request, timeout: float = 60.0):
-        """Call a service through ``client`` (made on :attr:`node`) and wait for the answer."""
+    def call(self, client, request, timeout: float = 60.0, resend_after: float | None = None):
+        """Call a service through ``client`` (made on :attr:`node`) and wait for the answer.
+
+        ``resend_after``: send the request again after that many seconds without an answer;
+        only for requests that are safe to repeat. A server that has not yet discovered this
+        client's response reader drops the response after a short wait (ROS 2's service
+        discovery race; rclpy logs "failed to send response (timeout)"), which
+        ``wait_for_service`` cannot rule out.
+        """
         if not client.wait_for_service(timeout_sec=timeout):
             raise TimeoutError(f"service {client.srv_name} not available")
-        future = client.call_async(request)
         deadline = time.monotonic() + timeout
-        while not future.done() and time.monotonic() < deadline:
-            time.sleep(0.02)  # the spinning thread completes the future
-        if not future.done():
-            raise TimeoutError(f"no answer from {client.srv_name}")
-        return future.result()
+        while True:
+            future = client.call_async(request)
+            resend_at = time.monotonic() + (resend_after or timeout)
+            while not future.done() and time.monotonic() < min(deadline, resend_at):
+                time.sleep(0.02)  # the spinning thread completes the future
+            if future.done():
+                return future.result()
+            client.remove_pending_request(future)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no answer from {client.srv_name}")
 
     def count(self, topic: str) -> int:
         """Messages received so far on ``topic``."""
