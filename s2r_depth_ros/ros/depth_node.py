@@ -402,7 +402,8 @@ def init_node_process(args: list[str] | None = None) -> None:
     ``kill -USR1 <pid>`` makes the node print every thread's stack (where is it stuck?).
     """
     tuned = keep_freed_memory()  # before any large buffer exists
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=args)
     if not tuned:
         rclpy.logging.get_logger("depth_node").warn(

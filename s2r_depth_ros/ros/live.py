@@ -125,8 +125,9 @@ class NodeProcess:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.proc.send_signal(signal.SIGUSR1)  # see depth_node.init_node_process
-                time.sleep(1.0)
+                if hasattr(signal, "SIGUSR1"):  # see depth_node.init_node_process
+                    self.proc.send_signal(signal.SIGUSR1)
+                    time.sleep(1.0)
                 self.proc.kill()
                 self.proc.wait()
         if self._log is not subprocess.DEVNULL:
