@@ -27,6 +27,11 @@ TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bflo
 # reference recipe does it; "fast" is PyTorch's uint8 antialiased bicubic, about 5x faster
 # but an approximate mode (BENCHMARKS.md: it differs by one grey level on a few pixels).
 RESIZES = ("exact", "fast")
+# The fast resize reads read-only arrays (PIL images) through torch.from_numpy, which warns
+# that they are not writable; they are only read, and copying one to silence the warning would
+# cost half as much as the resize. Set once here (warnings.catch_warnings is not thread-safe).
+warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning,
+                        module=__name__)
 
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
@@ -76,13 +81,8 @@ def resize_fast(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     """
     if rgb.shape[:2] == (height, width):
         return rgb
-    with warnings.catch_warnings():
-        # Read-only arrays (ROS messages, PIL images) are only read here; copying one to
-        # silence torch's warning would cost half as much as the resize.
-        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
-        image = torch.from_numpy(rgb)
     # An HxWx3 array seen as 1x3xHxW is channels_last, the layout that kernel wants.
-    image = image.permute(2, 0, 1).unsqueeze(0)
+    image = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
     resized = F.interpolate(image, size=(height, width), mode="bicubic", antialias=True)
     return resized[0].permute(1, 2, 0).numpy()
 
