@@ -64,4 +64,5 @@ def test_lifecycle_configure_fails_cleanly_on_a_bad_model(tmp_path):
         assert "checkpoint not found" in node.log()
     finally:
         peer.close()
-        node.stop()
+        # Idle and unconfigured (no timer, no traffic), it still acts on Ctrl-C.
+        assert node.stop() == 0, node.log()

@@ -20,7 +20,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -410,13 +410,30 @@ def init_node_process(args: list[str] | None = None) -> None:
             "could not tune malloc (not glibc): large frames may cost extra page faults")
 
 
+def spin_until_shutdown(node: Node) -> None:
+    """Serve ``node`` until Ctrl-C (KeyboardInterrupt) or shutdown.
+
+    The executor wakes at least every half second, so a Ctrl-C is acted on even when nothing
+    else would wake it (an unconfigured lifecycle node has no timer or traffic). In one CI
+    run an idle lifecycle node slept on in its wait set 10 s after SIGINT: rclpy's wake-up
+    had gone missing, and Python's KeyboardInterrupt stays pending until the wait returns.
+    """
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=0.5)
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the node until Ctrl-C or shutdown; exit status 1 on a configuration error."""
     init_node_process(args)
     node = None
     try:
         node = DepthNode()
-        rclpy.spin(node)
+        spin_until_shutdown(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, RuntimeError, OSError) as exc:

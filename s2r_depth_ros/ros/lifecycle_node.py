@@ -12,7 +12,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
-from .depth_node import DepthPipeline, init_node_process
+from .depth_node import DepthPipeline, init_node_process, spin_until_shutdown
 from .settings import NodeSettings
 
 
@@ -69,7 +69,7 @@ def main(args: list[str] | None = None) -> int:
     init_node_process(args)
     node = DepthLifecycleNode()
     try:
-        rclpy.spin(node)
+        spin_until_shutdown(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
