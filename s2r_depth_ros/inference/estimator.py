@@ -77,7 +77,7 @@ def resize_fast(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     """PyTorch's uint8 antialiased bicubic resize: the same filter as Pillow, rounded differently.
 
     Its fixed-point arithmetic differs from Pillow's, so a few pixels come out one grey level
-    apart (measured: 0.2-0.6 % of them); hence an approximate mode, never the exact path.
+    apart (measured: up to 0.6 % of them); hence an approximate mode, never the exact path.
     """
     if rgb.shape[:2] == (height, width):
         return rgb
