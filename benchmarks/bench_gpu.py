@@ -15,12 +15,11 @@ Not run on this project's CPU machines; see BENCHMARKS.md for what has been meas
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
+from common import median_ms
 
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.inference.optimize import fold_model
@@ -38,16 +37,6 @@ def cuda_ms(fn, repeats: int) -> float:
     end.record()
     torch.cuda.synchronize()
     return start.elapsed_time(end) / repeats
-
-
-def wall_ms(fn, repeats: int) -> float:
-    """Median wall time of ``fn`` (host-side calls that synchronise themselves)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 @torch.inference_mode()
@@ -90,8 +79,9 @@ def bench_config(name: str, repeats: int) -> None:
         key = f"{precision}, {resize} resize"
         for _ in range(3):
             depths[key] = estimator.predict(rgb)
-        ms = wall_ms(lambda e=estimator: e.predict(rgb), repeats)
-        preprocess_ms = wall_ms(lambda e=estimator: e.preprocess(rgb), repeats)
+        # Wall time: both calls return host arrays or wait for their upload.
+        ms = median_ms(lambda e=estimator: e.predict(rgb), repeats)
+        preprocess_ms = median_ms(lambda e=estimator: e.preprocess(rgb), repeats)
         diff = float(np.abs(depths[key] - depths["fp32, exact resize"]).max())
         print(f"| {name} | DepthEstimator.predict {key}, 640x480 (pre-processing alone "
               f"{preprocess_ms:.2f} ms) | {ms:.2f} | {1000 / ms:.0f} | {diff:.1e} |")

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from common import seconds
 
 from s2r_depth_ros.inference.export import OpenVinoNetwork, export_onnx
 from s2r_depth_ros.model import S2RDepthNet, preset
@@ -53,9 +53,7 @@ def main() -> None:
         times: dict[str, list[float]] = {label: [] for label in graphs}
         for _ in range(args.repeats):
             for label, run in graphs.items():
-                start = time.perf_counter()
-                run(x)
-                times[label].append((time.perf_counter() - start) * 1000)
+                times[label].append(seconds(lambda r=run, x=x: r(x)) * 1000)
         baseline = statistics.median(times["plain one-output convs"])
         reference = outputs["plain one-output convs"]
         for label, samples in times.items():

@@ -95,9 +95,8 @@ class DepthPipeline:
                                               len(os.sched_getaffinity(0)))
         self.estimator = open_estimator(s.model or None, s.official_dir or None, s.domain,
                                         device=s.device, precision=s.precision, resize=s.resize,
-                                        backend=s.backend,
-                                        threads=threads, input_size=input_size,
-                                        workers=self.workers,
+                                        backend=s.backend, threads=threads,
+                                        input_size=input_size, workers=self.workers,
                                         # The publishing thread needs the CPU between frames.
                                         spin_wait=False)
         cfg = self.estimator.config
