@@ -240,7 +240,10 @@ def test_fuzzed_malformed_frames_are_rejected_and_node_keeps_serving(session):
 
 
 def test_sigusr1_logs_every_thread_stack_and_the_node_keeps_serving(session):
-    # What NodeProcess.stop does before killing a node that ignored Ctrl-C.
+    # What NodeProcess.stop does before killing a node that ignored Ctrl-C. Serving first:
+    # before its start-up registers the handler, SIGUSR1 would end the process.
+    ready = image_msg(rgb_image(120, 160, seed=8), "rgb8", stamp=6_900_000_000)
+    assert session.request(ready, camera_info_msg(160, 120)) is not None
     session.node.proc.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and "most recent call first" not in session.node.log():
@@ -250,6 +253,19 @@ def test_sigusr1_logs_every_thread_stack_and_the_node_keeps_serving(session):
     assert "_run_inference" in log and "_run_publisher" in log  # the worker threads too
     msg = image_msg(rgb_image(120, 160, seed=8), "rgb8", stamp=7_000_000_000)
     assert session.request(msg, camera_info_msg(160, 120)) is not None
+
+
+def test_a_native_crash_logs_every_thread_stack(tmp_path, tiny_checkpoint):
+    node = NodeProcess(random_domain_id(), {"model": str(tiny_checkpoint), "device": "cpu"},
+                       log_path=tmp_path / "crash.log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "worker(s)" not in node.log():
+        time.sleep(0.2)  # serving: the model is loaded and the threads run
+    node.proc.send_signal(signal.SIGSEGV)  # what a crash in native code raises
+    assert node.proc.wait(timeout=30) == -signal.SIGSEGV
+    node.stop()
+    log = node.log()
+    assert "Segmentation fault" in log and "_run_publisher" in log, log
 
 
 def test_camera_info_is_scaled_to_model_resolution(tmp_path, tiny_checkpoint):

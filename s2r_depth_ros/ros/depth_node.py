@@ -20,7 +20,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -398,9 +398,11 @@ class DepthNode(Node):
 def init_node_process(args: list[str] | None = None) -> None:
     """``rclpy.init`` for a process that runs a depth node, with malloc tuned for its frames.
 
-    ``kill -USR1 <pid>`` makes the node print every thread's stack (where is it stuck?).
+    ``kill -USR1 <pid>`` makes the node print every thread's stack (where is it stuck?); a
+    native crash prints them too before the process dies.
     """
     tuned = keep_freed_memory()  # before any large buffer exists
+    faulthandler.enable()
     if hasattr(signal, "SIGUSR1"):  # not on Windows
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=args)
@@ -410,20 +412,22 @@ def init_node_process(args: list[str] | None = None) -> None:
 
 
 def spin_until_shutdown(node: Node) -> None:
-    """Serve ``node`` until Ctrl-C (KeyboardInterrupt) or shutdown.
+    """``rclpy.spin(node)``, but waking at least every half second.
 
-    The executor wakes at least every half second, so a Ctrl-C is acted on even when nothing
-    else would wake it (an unconfigured lifecycle node has no timer or traffic). In one CI
-    run an idle lifecycle node slept on in its wait set 10 s after SIGINT: rclpy's wake-up
-    had gone missing, and Python's KeyboardInterrupt stays pending until the wait returns.
+    A Ctrl-C is then acted on even when nothing else would wake the executor (an unconfigured
+    lifecycle node has no timer or traffic). In one CI run an idle lifecycle node slept on in
+    its wait set 10 s after SIGINT: rclpy's wake-up had gone missing, and Python's
+    KeyboardInterrupt stays pending until the wait returns. Like ``rclpy.spin`` it leaves the
+    global executor alive: shutting an executor down here, while rclpy's signal thread may
+    still be waking it, crashed a node at exit once (SIGSEGV).
     """
-    executor = SingleThreadedExecutor()
+    executor = rclpy.get_global_executor()
     executor.add_node(node)
     try:
-        while rclpy.ok():
+        while executor.context.ok():
             executor.spin_once(timeout_sec=0.5)
     finally:
-        executor.shutdown(timeout_sec=1.0)
+        executor.remove_node(node)
 
 
 def main(args: list[str] | None = None) -> int:
