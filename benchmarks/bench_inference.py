@@ -10,8 +10,8 @@ the values) and one real-size 375x1242 RGB frame it times:
     NCHW network module by module, bilinear align_corners upsampling to the frame size;
   - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC);
   - with --parallel, the same on --threads frames at once, one thread each (time per frame).
-  - pre-processing alone, exact (Pillow) and with the approximate fast resize, as a share
-    of the fastest exact network time.
+  - pre-processing alone, exact (Pillow: one call, and in row bands on --threads threads)
+    and with the approximate fast resize, as a share of the fastest exact network time.
 It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
 measured in the same run (sampled between the paths, median like the paths' times), the
 speed-up and the max |depth difference| in metres.
@@ -34,8 +34,13 @@ from common import matmul_peak_gflops, median_ms, network_gflops, seconds
 from PIL import Image
 
 from s2r_depth_ros.inference import DepthEstimator
-from s2r_depth_ros.inference.estimator import RESIZES
 from s2r_depth_ros.model import S2RDepthNet, preset
+
+# Pre-processing rows: label, resize, threads (0: --threads). The exact resize runs in row
+# bands on the estimator's threads; on one thread it is a single Pillow call.
+PREPROCESSING_ROWS = (("exact, one thread", "exact", 1),
+                      ("exact, in bands on {threads} threads", "exact", 0),
+                      ("fast, approximate", "fast", 0))
 
 # Pause before each timing: the previous path's thread pool (OpenMP, ONNX Runtime) spins for
 # a while after its last call and would slow the next path down.
@@ -124,9 +129,12 @@ def main() -> None:
                 network_times[key].append(seconds(path.network) / path.frames)
         torch.set_num_threads(args.threads)
         preprocess_ms = {}
-        for resize in RESIZES:
-            estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize)
-            preprocess_ms[resize] = median_ms(lambda e=estimator: e.preprocess(rgb), 20)
+        for label, resize, threads in PREPROCESSING_ROWS:
+            estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize,
+                                       threads=threads or args.threads)
+            preprocess_ms[label.format(threads=args.threads)] = median_ms(
+                lambda e=estimator: e.preprocess(rgb), 50)
+        torch.set_num_threads(args.threads)
         fastest_network_ms = min(statistics.median(network_times[key]) * 1000
                                  for key in paths if key != "reference")
         reference_ms = statistics.median(times["reference"]) * 1000
@@ -136,8 +144,7 @@ def main() -> None:
             diff = float(np.abs(outputs[key] - np.clip(outputs["reference"], 1e-3,
                                                        model.config.max_depth)).max())
             rows.append((name, key, flops, ms, network_ms, reference_ms / ms, diff))
-        for resize, ms in preprocess_ms.items():
-            label = "exact" if resize == "exact" else "fast, approximate"
+        for label, ms in preprocess_ms.items():
             rows.append((name, f"pre-processing (resize {label} + normalise): "
                          f"{100 * ms / fastest_network_ms:.1f} % of the fastest network", 0.0,
                          ms, 0.0, 0.0, 0.0))

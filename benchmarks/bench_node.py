@@ -27,7 +27,8 @@ from std_msgs.msg import Header
 
 from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import colorize_depth, open_estimator
-from s2r_depth_ros.inference.estimator import BACKENDS, RESIZES, resolve_backend
+from s2r_depth_ros.inference.estimator import BACKENDS, resolve_backend
+from s2r_depth_ros.inference.resize import RESIZES
 from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
 from s2r_depth_ros.ros.conversions import (
     PointCloudBuilder,

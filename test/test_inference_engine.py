@@ -10,9 +10,10 @@ import torch
 
 from conftest import make_model
 from s2r_depth_ros.inference import DepthEstimator
-from s2r_depth_ros.inference.estimator import resize_fast, resize_like_pil, resolve_backend
+from s2r_depth_ros.inference.estimator import resolve_backend
 from s2r_depth_ros.inference.export import export_onnx
 from s2r_depth_ros.inference.optimize import ChannelSumConv, fold_model
+from s2r_depth_ros.inference.resize import resize_fast, resize_like_pil
 
 
 @pytest.mark.parametrize("name", ["paper", "lite"])

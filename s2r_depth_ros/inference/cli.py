@@ -13,9 +13,10 @@ from tqdm import tqdm
 
 from ..model import load_official, save_checkpoint
 from .colorize import colorize_depth
-from .estimator import BACKENDS, PRECISIONS, RESIZES
+from .estimator import BACKENDS, PRECISIONS
 from .export import export_onnx
 from .loading import open_estimator
+from .resize import RESIZES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
 from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
 from .optimize import fold_model
+from .resize import Resizer
 
 # Inference back-ends: eager PyTorch, the same graph through torch.compile, or exported to
 # ONNX and run by ONNX Runtime or OpenVINO (CPU).
@@ -23,16 +23,6 @@ EXPORTED_BACKENDS = {"onnxruntime": OnnxRuntimeNetwork, "openvino": OpenVinoNetw
 # fp32 is the exact path; fp16 and bf16 are approximate modes (BENCHMARKS.md: their cost).
 PRECISIONS = ("fp32", "fp16", "bf16")
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-# Resizing the image to the network's input: "exact" is Pillow's antialiased bicubic, as the
-# reference recipe does it; "fast" is PyTorch's uint8 antialiased bicubic, about 5x faster
-# but an approximate mode (BENCHMARKS.md: it differs by one grey level on a few pixels).
-RESIZES = ("exact", "fast")
-# The fast resize reads read-only arrays (PIL images) through torch.from_numpy, which warns
-# that they are not writable; they are only read, and copying one to silence the warning would
-# cost half as much as the resize. Set once here (warnings.catch_warnings is not thread-safe).
-warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning,
-                        module=__name__)
-
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
 
@@ -66,30 +56,6 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "eager"
 
 
-def resize_like_pil(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Antialiased bicubic resize exactly as the reference recipe does it (PIL on uint8)."""
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC))
-
-
-def resize_fast(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    """PyTorch's uint8 antialiased bicubic resize: the same filter as Pillow, rounded differently.
-
-    Its fixed-point arithmetic differs from Pillow's, so a few pixels come out one grey level
-    apart (measured: up to 0.6 % of them); hence an approximate mode, never the exact path.
-    """
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    # An HxWx3 array seen as 1x3xHxW is channels_last, the layout that kernel wants.
-    image = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
-    resized = F.interpolate(image, size=(height, width), mode="bicubic", antialias=True)
-    return resized[0].permute(1, 2, 0).numpy()
-
-
-RESIZE_FUNCTIONS = {"exact": resize_like_pil, "fast": resize_fast}
-
-
 def check_rgb(rgb: np.ndarray) -> np.ndarray:
     """Validate an RGB image array; mono images are expanded to three channels."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
@@ -116,7 +82,8 @@ class DepthEstimator:
         that type; on a CPU bf16 (eager: autocast) or either with OpenVINO.
         ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
         :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
-        ``resize``: exact (Pillow, as the reference) or fast (approximate; see :data:`RESIZES`).
+        ``resize``: exact (Pillow, as the reference) or fast (approximate; see
+        :mod:`.resize`).
         ``spin_wait``: let ONNX Runtime's idle threads spin between calls (see
         :class:`OnnxRuntimeNetwork`); callers that share the CPU with other busy threads turn
         it off.
@@ -124,16 +91,14 @@ class DepthEstimator:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose from "
                              f"{', '.join(PRECISIONS)}")
-        if resize not in RESIZES:
-            raise ValueError(f"unknown resize {resize!r}; choose from {', '.join(RESIZES)}")
-        self.resize = resize
-        self._resize = RESIZE_FUNCTIONS[resize]
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if threads is not None:
             if threads < 1:
                 raise ValueError(f"threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
+        # The exact resize runs in row bands on the call's threads (see Resizer).
+        self.resizer = Resizer(resize, threads or torch.get_num_threads())
         self.device = resolve_device(device)
         on_cpu = self.device.type == "cpu"
         if input_size is not None:
@@ -186,6 +151,11 @@ class DepthEstimator:
         return cls(load_official(directory, domain), **kwargs)
 
     @property
+    def resize(self) -> str:
+        """How images are resized to the network's input: exact or fast (approximate)."""
+        return self.resizer.method
+
+    @property
     def config(self) -> S2RConfig:
         """The model's configuration (input size, max depth, provenance)."""
         return self.model.config
@@ -193,7 +163,7 @@ class DepthEstimator:
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
         """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
         cfg = self.config
-        resized = self._resize(check_rgb(rgb), cfg.input_height, cfg.input_width)
+        resized = self.resizer(check_rgb(rgb), cfg.input_height, cfg.input_width)
         # Normalised in numpy, on the calling thread: the same float32 arithmetic as
         # x.float() / 127.5 - 1, without waking the intra-op thread pool for a small array
         # (after an idle spell that wake-up alone cost 5-8 ms here). The HxWx3 array seen as

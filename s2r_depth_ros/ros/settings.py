@@ -9,7 +9,8 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ..inference.colorize import COLORMAPS
-from ..inference.estimator import BACKENDS, PRECISIONS, RESIZES
+from ..inference.estimator import BACKENDS, PRECISIONS
+from ..inference.resize import RESIZES
 
 CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
 RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
