@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import make_model
 from s2r_depth_ros.inference import DepthEstimator
-from s2r_depth_ros.inference.resize import Resizer, plan_bands, resize_like_pil
+from s2r_depth_ros.inference.resize import MIN_BAND_ROWS, Resizer, plan_bands, resize_like_pil
 
 # (input height, width) -> (network height, width): cameras against the shipped and paper
 # input sizes, shrinking one axis and growing the other, growing both, odd sizes.
@@ -61,6 +61,8 @@ def test_bands_are_refused_where_their_arithmetic_would_round():
     # differently from the whole image's, so it runs as one call.
     assert plan_bands((376, 1242), (192, 640), 2) is None
     assert plan_bands((375, 1242), (192, 640), 2) is not None
+    # Many threads: bands keep at least MIN_BAND_ROWS output rows each.
+    assert len(plan_bands((1080, 1920), (128, 416), 16)) == 128 // MIN_BAND_ROWS
     # Nothing to split: the height stays, or one thread.
     assert plan_bands((480, 640), (480, 320), 2) is None
     assert plan_bands((480, 640), (128, 416), 1) is None

@@ -25,6 +25,9 @@ BICUBIC_SUPPORT = 2.0
 # Below this many input plus output pixels one Pillow call takes about half a millisecond and
 # handing bands to other threads costs more than it saves (measured: 256x256 -> 128x416).
 MIN_BANDED_PIXELS = 1 << 17
+# Each band re-reads the rows its neighbours' kernels overlap (about 4 input rows either side
+# when shrinking 2x), so bands thinner than this add more reading than parallel work.
+MIN_BAND_ROWS = 32
 # Noise images a band plan must reproduce exactly before it is used (see plan_bands).
 PROBE_IMAGES = 2
 
@@ -133,7 +136,7 @@ def plan_bands(in_size: tuple[int, int], out_size: tuple[int, int],
     be exact (its arithmetic would round) or there is nothing to split.
     """
     (in_height, in_width), (out_height, out_width) = in_size, out_size
-    count = min(count, out_height // 2)
+    count = min(count, out_height // MIN_BAND_ROWS)
     if count < 2 or in_height == out_height:
         return None
     full = _pillow_rows(in_height, 0.0, float(in_height), out_height)
