@@ -268,6 +268,19 @@ def test_a_native_crash_logs_every_thread_stack(tmp_path, tiny_checkpoint):
     assert "Segmentation fault" in log and "_run_publisher" in log, log
 
 
+def test_sigterm_stops_a_serving_node_cleanly(tmp_path, tiny_checkpoint):
+    # What ros2 launch sends after Ctrl-C times out, and systemd or docker stop send first.
+    node = NodeProcess(random_domain_id(), {"model": str(tiny_checkpoint), "device": "cpu"},
+                       log_path=tmp_path / "term.log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "worker(s)" not in node.log():
+        time.sleep(0.2)
+    assert "worker(s)" in node.log(), node.log()
+    node.proc.send_signal(signal.SIGTERM)
+    assert node.proc.wait(timeout=10) == 0, node.log()
+    node.stop()
+
+
 def test_camera_info_is_scaled_to_model_resolution(tmp_path, tiny_checkpoint):
     s = Session(tmp_path, tiny_checkpoint, output_resolution="model", points_rgb=False,
                 points_stride=2)

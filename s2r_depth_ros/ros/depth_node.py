@@ -24,6 +24,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from ..geometry import Intrinsics
@@ -400,12 +401,21 @@ def init_node_process(args: list[str] | None = None) -> None:
 
     ``kill -USR1 <pid>`` makes the node print every thread's stack (where is it stuck?); a
     native crash prints them too before the process dies.
+
+    Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread, through Python's own
+    handler; rclpy's are not installed. Those wake executors from a native thread of their
+    own, and tearing the executor down while that thread still triggered its guard
+    conditions crashed nodes at exit (SIGSEGV in ``unregister_sigint_guard_condition``,
+    twice in CI). :func:`spin_until_shutdown` wakes every half second, so the interrupt is
+    acted on within that.
     """
     tuned = keep_freed_memory()  # before any large buffer exists
     faulthandler.enable()
     if hasattr(signal, "SIGUSR1"):  # not on Windows
         faulthandler.register(signal.SIGUSR1, all_threads=True)
-    rclpy.init(args=args)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     if not tuned:
         rclpy.logging.get_logger("depth_node").warn(
             "could not tune malloc (not glibc): large frames may cost extra page faults")
@@ -414,12 +424,9 @@ def init_node_process(args: list[str] | None = None) -> None:
 def spin_until_shutdown(node: Node) -> None:
     """``rclpy.spin(node)``, but waking at least every half second.
 
-    A Ctrl-C is then acted on even when nothing else would wake the executor (an unconfigured
-    lifecycle node has no timer or traffic). In one CI run an idle lifecycle node slept on in
-    its wait set 10 s after SIGINT: rclpy's wake-up had gone missing, and Python's
-    KeyboardInterrupt stays pending until the wait returns. Like ``rclpy.spin`` it leaves the
-    global executor alive: shutting an executor down here, while rclpy's signal thread may
-    still be waking it, crashed a node at exit once (SIGSEGV).
+    Python raises the KeyboardInterrupt of a Ctrl-C only once the wait returns, so this bounds
+    how long a node that nothing else wakes (an unconfigured lifecycle node has no timer or
+    traffic) takes to act on it. Like ``rclpy.spin`` it leaves the global executor alive.
     """
     executor = rclpy.get_global_executor()
     executor.add_node(node)
