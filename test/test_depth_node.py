@@ -259,7 +259,7 @@ def test_a_native_crash_logs_every_thread_stack(tmp_path, tiny_checkpoint):
     node = NodeProcess(random_domain_id(), {"model": str(tiny_checkpoint), "device": "cpu"},
                        log_path=tmp_path / "crash.log")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "worker(s)" not in node.log():
+    while time.monotonic() < deadline and "listening on" not in node.log():
         time.sleep(0.2)  # serving: the model is loaded and the threads run
     node.proc.send_signal(signal.SIGSEGV)  # what a crash in native code raises
     assert node.proc.wait(timeout=30) == -signal.SIGSEGV
@@ -273,9 +273,9 @@ def test_sigterm_stops_a_serving_node_cleanly(tmp_path, tiny_checkpoint):
     node = NodeProcess(random_domain_id(), {"model": str(tiny_checkpoint), "device": "cpu"},
                        log_path=tmp_path / "term.log")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "worker(s)" not in node.log():
+    while time.monotonic() < deadline and "listening on" not in node.log():
         time.sleep(0.2)
-    assert "worker(s)" in node.log(), node.log()
+    assert "listening on /image and /camera_info" in node.log(), node.log()
     node.proc.send_signal(signal.SIGTERM)
     assert node.proc.wait(timeout=10) == 0, node.log()
     node.stop()

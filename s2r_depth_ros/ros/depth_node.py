@@ -110,7 +110,7 @@ class DepthPipeline:
         self.get_logger().info(
             f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
             f"{cfg.max_depth} m) on {self.estimator.device} with {self.estimator.backend}, "
-            f"{self.workers} worker(s) x {threads} thread(s)")
+            f"{self.workers} worker(s) x {threads} thread(s), {self.estimator.resize} resize")
 
         out_qos = s.output_qos()
         self.depth_pub = make_publisher(Image, "depth/image", out_qos)
@@ -165,6 +165,8 @@ class DepthPipeline:
                                               daemon=True))
         for thread in self._threads:
             thread.start()
+        # The resolved names: a remap that missed the camera shows here.
+        node.get_logger().info(f"listening on {image_sub.topic_name} and {info_sub.topic_name}")
 
     def stop(self) -> None:
         """Unsubscribe and stop the worker threads (publishers stay)."""
