@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -105,3 +109,19 @@ def test_estimator_preprocessing_is_the_same_on_one_or_two_threads():
         tensors.append(estimator.preprocess(rgb))
     assert tensors[0].shape == (1, 3, 128, 416)
     np.testing.assert_array_equal(tensors[0].numpy(), tensors[1].numpy())
+
+
+def test_the_band_threads_end_with_their_resizer():
+    def resize_threads() -> int:
+        return sum(t.name.startswith("s2r_resize") for t in threading.enumerate())
+
+    before = resize_threads()
+    resizer = Resizer("exact", 2)
+    resizer(scene(480, 640, 1), 128, 416)
+    assert resize_threads() == before + 1
+    del resizer
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and resize_threads() > before:
+        time.sleep(0.05)
+    assert resize_threads() == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -217,4 +218,6 @@ class Resizer:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="s2r_resize")
+                # Its idle threads end with the resizer, not only at interpreter exit.
+                weakref.finalize(self, self._pool.shutdown, wait=False)
             return self._pool
