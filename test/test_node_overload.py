@@ -59,7 +59,9 @@ def test_latency_and_memory_stay_bounded_under_overload(tmp_path, tiny_checkpoin
         arrivals = np.array(peer.arrival["/depth/image"][: len(outputs)]) / 1e9
         latency_s = arrivals - np.array([stamp_ns(m) / 1e9 for m in outputs])
         assert len(outputs) >= 5, node.log()
-        assert len(outputs) < sent / 3  # the model really is the bottleneck
+        # The model really is the bottleneck: at most half the camera's rate comes out (about
+        # a third on this machine; 203 of 600 once on a fast day, so not a third as a bound).
+        assert len(outputs) < sent / 2
         period = float(np.median(np.diff(arrivals)))
         quarter = max(len(latency_s) // 4, 1)
         early, late = latency_s[:quarter].mean(), latency_s[-quarter:].mean()
