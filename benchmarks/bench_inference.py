@@ -127,8 +127,7 @@ def main() -> None:
                 times[key].append(seconds(path.predict) / path.frames)
                 time.sleep(SETTLE_S)
                 network_times[key].append(seconds(path.network) / path.frames)
-        torch.set_num_threads(args.threads)
-        preprocess_ms = {}
+        preprocess_ms = {}  # each estimator sets its own thread count
         for label, resize, threads in PREPROCESSING_ROWS:
             estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize,
                                        threads=threads or args.threads)

@@ -8,7 +8,6 @@ thread but an approximate mode (BENCHMARKS.md: one grey level apart on a few pix
 
 from __future__ import annotations
 
-import threading
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -188,7 +187,11 @@ class Resizer:
         self.threads = threads
         self._plans: dict[tuple[int, int, int, int], list[Band] | None] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        if threads > 1:
+            # Its threads start on the first banded resize and end with the resizer, not only
+            # at interpreter exit.
+            self._pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="s2r_resize")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
 
     def bands(self, in_size: tuple[int, int], out_size: tuple[int, int]) -> list[Band] | None:
         """The bands an exact resize between these sizes runs in; None: one Pillow call."""
@@ -207,17 +210,8 @@ class Resizer:
         if bands is None:
             return resize_like_pil(rgb, height, width)
         out = np.empty((height, width, 3), np.uint8)
-        pending = [self._executor().submit(_resize_band, rgb, band, width, out)
-                   for band in bands[1:]]
+        pending = [self._pool.submit(_resize_band, rgb, band, width, out) for band in bands[1:]]
         _resize_band(rgb, bands[0], width, out)
         for future in pending:
             future.result()
         return out
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="s2r_resize")
-                # Its idle threads end with the resizer, not only at interpreter exit.
-                weakref.finalize(self, self._pool.shutdown, wait=False)
-            return self._pool
