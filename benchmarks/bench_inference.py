@@ -10,8 +10,9 @@ the values) and one real-size 375x1242 RGB frame it times:
     NCHW network module by module, bilinear align_corners upsampling to the frame size;
   - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC);
   - with --parallel, the same on --threads frames at once, one thread each (time per frame).
-  - pre-processing alone, exact (Pillow: one call, and in row bands on --threads threads)
-    and with the approximate fast resize, as a share of the fastest exact network time.
+  - pre-processing alone: the reference's (one Pillow call), ours exact (the C kernel on one
+    thread, and in row bands on --threads threads) and with the approximate fast resize, as
+    a share of the fastest exact network time.
 It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
 measured in the same run (sampled between the paths, median like the paths' times), the
 speed-up and the max |depth difference| in metres.
@@ -37,8 +38,9 @@ from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.model import S2RDepthNet, preset
 
 # Pre-processing rows: label, resize, threads (0: --threads). The exact resize runs in row
-# bands on the estimator's threads; on one thread it is a single Pillow call.
-PREPROCESSING_ROWS = (("exact, one thread", "exact", 1),
+# bands on the estimator's threads; "pillow" is the reference's one Pillow call.
+PREPROCESSING_ROWS = (("exact, one Pillow call (the reference's)", "pillow", 1),
+                      ("exact, one thread", "exact", 1),
                       ("exact, in bands on {threads} threads", "exact", 0),
                       ("fast, approximate", "fast", 0))
 
@@ -129,8 +131,11 @@ def main() -> None:
                 network_times[key].append(seconds(path.network) / path.frames)
         preprocess_ms = {}  # each estimator sets its own thread count
         for label, resize, threads in PREPROCESSING_ROWS:
-            estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize,
+            estimator = DepthEstimator(replace_model(model), device="cpu",
+                                       resize=resize.replace("pillow", "exact"),
                                        threads=threads or args.threads)
+            if resize == "pillow":  # no plan: the resizer falls back to one Pillow call
+                estimator.resizer.plan = lambda in_size, out_size: None
             preprocess_ms[label.format(threads=args.threads)] = median_ms(
                 lambda e=estimator: e.preprocess(rgb), 50)
         torch.set_num_threads(args.threads)

@@ -82,7 +82,7 @@ class DepthEstimator:
         that type; on a CPU bf16 (eager: autocast) or either with OpenVINO.
         ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
         :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
-        ``resize``: exact (Pillow, as the reference) or fast (approximate; see
+        ``resize``: exact (bit for bit Pillow's, as the reference) or fast (approximate; see
         :mod:`.resize`).
         ``spin_wait``: let ONNX Runtime's idle threads spin between calls (see
         :class:`OnnxRuntimeNetwork`); callers that share the CPU with other busy threads turn
