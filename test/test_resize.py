@@ -59,17 +59,21 @@ def test_exact_resize_equals_one_pillow_call(threads):
 
 def test_random_sizes_equal_pillow():
     rng = np.random.default_rng(3)
-    resizer, native = Resizer("exact", 2), 0
-    for seed in range(40):
-        in_size = (int(rng.integers(20, 700)), int(rng.integers(20, 900)))
+    planned, vertical_first = 0, 0
+    for seed in range(120):
+        in_size = (int(rng.integers(1, 700)), int(rng.integers(1, 900)))
         out_size = (int(rng.integers(1, 32)) * 16 if seed % 2 else int(rng.integers(1, 500)),
                     int(rng.integers(1, 700)))
-        rgb = scene(*in_size, seed)
-        native += resizer.plan(in_size, out_size) is not None
+        resizer, rgb = Resizer("exact", int(rng.integers(1, 4))), scene(*in_size, seed)
+        plan = resizer.plan(in_size, out_size)
+        planned += plan is not None
+        vertical_first += plan is not None and plan.vertical_first
         np.testing.assert_array_equal(resizer(rgb, *out_size), resize_like_pil(rgb, *out_size),
                                       err_msg=f"{in_size} -> {out_size}")
-    # A pair is refused only where a coefficient sits at a rounding step: rarely.
-    assert native >= 36
+    # A pair is refused only where a coefficient sits at a rounding step: rarely (1 of 400
+    # in a longer run). Both of Pillow's pass orders occur and are matched.
+    assert planned >= 110
+    assert 10 <= vertical_first <= planned - 10
 
 
 def test_non_contiguous_images_are_resized_too():
