@@ -169,6 +169,25 @@ def test_estimator_preprocessing_is_the_same_on_one_or_two_threads():
     np.testing.assert_array_equal(tensors[0].numpy(), tensors[1].numpy())
 
 
+def test_one_resizer_serves_several_threads_at_once():
+    # Node workers share their estimator's resizer: its plans and band thread are shared.
+    resizer, rgb = Resizer("exact", 2), scene(480, 640, 8)
+    expected = resize_like_pil(rgb, 128, 416)
+    mismatches = []
+
+    def worker() -> None:
+        for _ in range(20):
+            if not np.array_equal(resizer(rgb, 128, 416), expected):
+                mismatches.append(1)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not mismatches
+
+
 def test_the_band_threads_end_with_their_resizer():
     def resize_threads() -> int:
         return sum(t.name.startswith("s2r_resize") for t in threading.enumerate())
