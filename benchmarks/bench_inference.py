@@ -10,9 +10,9 @@ the values) and one real-size 375x1242 RGB frame it times:
     NCHW network module by module, bilinear align_corners upsampling to the frame size;
   - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC);
   - with --parallel, the same on --threads frames at once, one thread each (time per frame).
-  - pre-processing alone: the reference's (one Pillow call), ours exact (the C kernel on one
-    thread, and in row bands on --threads threads) and with the approximate fast resize, as
-    a share of the fastest exact network time.
+  - pre-processing alone (resize + normalise): the reference's (one Pillow call), ours exact
+    (the C kernel on one thread, and in row bands on --threads threads) and with the
+    approximate fast resize, as a share of the fastest exact network time.
 It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
 measured in the same run (sampled between the paths, median like the paths' times), the
 speed-up and the max |depth difference| in metres.
@@ -37,10 +37,9 @@ from PIL import Image
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.model import S2RDepthNet, preset
 
-# Pre-processing rows: label, resize, threads (0: --threads). The exact resize runs in row
-# bands on the estimator's threads; "pillow" is the reference's one Pillow call.
-PREPROCESSING_ROWS = (("exact, one Pillow call (the reference's)", "pillow", 1),
-                      ("exact, one thread", "exact", 1),
+# Our pre-processing rows: label, resize, threads (0: --threads). The exact resize runs in
+# row bands on the estimator's threads.
+PREPROCESSING_ROWS = (("exact, one thread", "exact", 1),
                       ("exact, in bands on {threads} threads", "exact", 0),
                       ("fast, approximate", "fast", 0))
 
@@ -59,11 +58,17 @@ def random_model(name: str) -> S2RDepthNet:
     return model.eval()
 
 
-def reference_recipe(model: S2RDepthNet, rgb: np.ndarray) -> np.ndarray:
+def reference_preprocess(model: S2RDepthNet, rgb: np.ndarray) -> torch.Tensor:
+    """The reference's pre-processing: one Pillow resize, ToTensor, Normalize(0.5, 0.5)."""
     cfg = model.config
     resized = Image.fromarray(rgb).resize((cfg.input_width, cfg.input_height), Image.BICUBIC)
     x = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-    x = (x - 0.5) / 0.5
+    return (x - 0.5) / 0.5
+
+
+def reference_recipe(model: S2RDepthNet, rgb: np.ndarray) -> np.ndarray:
+    cfg = model.config
+    x = reference_preprocess(model, rgb)
     with torch.no_grad():
         structure = model.struct_decoder(model.struct_encoder(x))
         attention = model.attention(x)
@@ -129,14 +134,13 @@ def main() -> None:
                 times[key].append(seconds(path.predict) / path.frames)
                 time.sleep(SETTLE_S)
                 network_times[key].append(seconds(path.network) / path.frames)
-        preprocess_ms = {}  # each estimator sets its own thread count
-        for label, resize, threads in PREPROCESSING_ROWS:
-            estimator = DepthEstimator(replace_model(model), device="cpu",
-                                       resize=resize.replace("pillow", "exact"),
+        torch.set_num_threads(args.threads)
+        preprocess_ms = {"the reference's (one Pillow call)": median_ms(
+            lambda m=model: reference_preprocess(m, rgb), 50)}
+        for label, resize, threads in PREPROCESSING_ROWS:  # each sets its own thread count
+            estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize,
                                        threads=threads or args.threads)
-            if resize == "pillow":  # no plan: the resizer falls back to one Pillow call
-                estimator.resizer.plan = lambda in_size, out_size: None
-            preprocess_ms[label.format(threads=args.threads)] = median_ms(
+            preprocess_ms[f"ours, resize {label.format(threads=args.threads)}"] = median_ms(
                 lambda e=estimator: e.preprocess(rgb), 50)
         torch.set_num_threads(args.threads)
         fastest_network_ms = min(statistics.median(network_times[key]) * 1000
@@ -149,7 +153,7 @@ def main() -> None:
                                                        model.config.max_depth)).max())
             rows.append((name, key, flops, ms, network_ms, reference_ms / ms, diff))
         for label, ms in preprocess_ms.items():
-            rows.append((name, f"pre-processing (resize {label} + normalise): "
+            rows.append((name, f"pre-processing, {label}: "
                          f"{100 * ms / fastest_network_ms:.1f} % of the fastest network", 0.0,
                          ms, 0.0, 0.0, 0.0))
     peak = statistics.median(peaks)
