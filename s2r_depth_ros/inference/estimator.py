@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..geometry import Intrinsics
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
 from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
 from .optimize import fold_model
@@ -175,9 +176,32 @@ class DepthEstimator:
             return x
         return x.to(self.device).contiguous().to(TORCH_DTYPES[self.precision])
 
+    def metric_scale(self, image_size: tuple[int, int], intrinsics: Intrinsics | None) -> float:
+        """Factor from the network's depth to metres for a camera (1 for non-canonical models).
+
+        A camera-aware model predicts depth as seen by a camera of focal length
+        ``canonical_focal`` at the network's input size; a camera whose focal at that size is f
+        sees the same scene at f / canonical_focal times that depth. ``image_size`` is the
+        (height, width) of the image the intrinsics describe. Without intrinsics the camera is
+        taken to be the canonical one.
+        """
+        canonical = self.config.canonical_focal
+        if canonical is None or intrinsics is None:
+            return 1.0
+        height, width = image_size
+        cfg = self.config
+        fx = intrinsics.fx * cfg.input_width / width
+        fy = intrinsics.fy * cfg.input_height / height
+        return float(np.sqrt(fx * fy)) / canonical
+
     @torch.inference_mode()
-    def predict(self, rgb: np.ndarray, output_size: tuple[int, int] | None = None) -> np.ndarray:
-        """Depth in metres, float32, at ``output_size`` (height, width; default: the image's)."""
+    def predict(self, rgb: np.ndarray, output_size: tuple[int, int] | None = None,
+                intrinsics: Intrinsics | None = None) -> np.ndarray:
+        """Depth in metres, float32, at ``output_size`` (height, width; default: the image's).
+
+        ``intrinsics`` (pixels of ``rgb``) let a camera-aware model give metres for this
+        camera (:meth:`metric_scale`); models without a canonical focal ignore them.
+        """
         rgb = check_rgb(rgb)
         height, width = output_size or rgb.shape[:2]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._cpu_autocast):
@@ -187,4 +211,8 @@ class DepthEstimator:
         # temporaries at the image's size (1.9 -> 0.4 ms for a 375x1242 frame).
         depth = F.interpolate(self.model.to_metres(tanh_depth), size=(height, width),
                               mode="bilinear", align_corners=True)[0, 0]
-        return depth.clamp_(MIN_DEPTH, self.config.max_depth).cpu().numpy()
+        depth = depth.clamp_(MIN_DEPTH, self.config.max_depth)
+        scale = self.metric_scale(rgb.shape[:2], intrinsics)
+        if scale != 1.0:
+            depth *= scale
+        return depth.cpu().numpy()

@@ -35,6 +35,11 @@ class S2RConfig:
     input_height: int = 192
     input_width: int = 640
     max_depth: float = 80.0
+    # Camera-aware metric models: the focal length (pixels of the network-sized image) the
+    # training targets were normalised to. Depth predicted in that canonical camera is scaled
+    # by f / canonical_focal for a camera whose network-sized focal is f. None: the model
+    # predicts metres directly, as the reference and the official checkpoints do.
+    canonical_focal: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +53,8 @@ class S2RConfig:
                 f"input size {self.input_height}x{self.input_width} is below the 96x96 minimum")
         if not self.max_depth > 0:
             raise ValueError(f"max_depth must be positive, got {self.max_depth}")
+        if self.canonical_focal is not None and not self.canonical_focal > 0:
+            raise ValueError(f"canonical_focal must be positive, got {self.canonical_focal}")
         if len(self.dsa_widths) != 8:
             raise ValueError("dsa_widths needs 8 entries (DRN layer0..layer7)")
         if self.upproj_kernel % 2 == 0:
