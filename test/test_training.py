@@ -20,14 +20,15 @@ import yaml
 from conftest import REPO
 from s2r_depth_ros import cli
 from s2r_depth_ros.data.synth import SyntheticScenes
+from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import open_estimator
 from s2r_depth_ros.model import load_checkpoint
 from s2r_depth_ros.training import (
     AugmentConfig,
     TrainingDiverged,
+    depth_loss,
     joint_augment,
     load_config,
-    multiscale_l1,
     random_style,
     struct_weighted_loss,
     train,
@@ -136,9 +137,25 @@ def test_losses_match_their_definitions():
     target = torch.linspace(-1, 1, 2 * 16 * 16).reshape(2, 1, 16, 16)
     exact = [torch.nn.functional.interpolate(target, size=(s, s), mode="bilinear",
                                              align_corners=True) for s in (2, 4, 8, 16)]
-    assert multiscale_l1(exact, target) == 0
+    valid = torch.ones_like(target, dtype=torch.bool)
+    assert depth_loss(exact, target, valid, 80.0) == 0
     shifted = [e + 0.25 for e in exact]
-    assert torch.isclose(multiscale_l1(shifted, target), torch.tensor(1.0))  # 4 scales x 0.25
+    assert torch.isclose(depth_loss(shifted, target, valid, 80.0), torch.tensor(1.0))  # 4 x 0.25
+    # Pixels without ground truth never count, however wrong the prediction is there.
+    corner = valid.clone()
+    corner[..., :8, :8] = False
+    wild = [e.clone() for e in exact]
+    wild[-1][..., :8, :8] = 5.0
+    assert depth_loss(wild[-1:], target, corner, 80.0) == 0
+    assert depth_loss(wild[-1:], target, valid, 80.0) > 0.5
+    # The log term: a prediction twice the true depth costs log 2 per pixel.
+    metres = torch.full((1, 1, 4, 4), 10.0)
+    unit = metres / 80.0 * 2 - 1
+    double = (metres * 2) / 80.0 * 2 - 1
+    ones = torch.ones_like(unit, dtype=torch.bool)
+    l1 = depth_loss([double], unit, ones, 80.0)
+    assert torch.isclose(depth_loss([double], unit, ones, 80.0, log_weight=1.0) - l1,
+                         torch.tensor(float(np.log(2.0))), atol=1e-5)
 
     structure = torch.full((1, 1, 2, 3), 0.5)
     flat = torch.zeros(1, 1, 2, 3)
@@ -162,7 +179,8 @@ def test_config_rejects_typos_and_applies_stage_overrides(tmp_path):
     from s2r_depth_ros.training import stage_settings
     assert stage_settings(config, 2)["steps"] == 9 and stage_settings(config, 2)["lr"] == 0.01
     assert stage_settings(config, 1)["steps"] == 4
-    for name in ("train_tiny", "train_outdoor_lite", "train_indoor_lite", "train_paper"):
+    for name in ("train_tiny", "train_outdoor_lite", "train_indoor_lite", "train_paper",
+                 "train_outdoor_v2", "train_indoor_v2"):
         assert load_config(REPO / "config" / f"{name}.yaml")["source"]["sha256"]
 
 
@@ -296,3 +314,66 @@ def test_cli_trains_all_stages_into_a_model_predict_loads(tmp_path):
     assert cli.main(["train", "--config", str(config_path), "--stage", "all", "--out",
                      str(tmp_path / "run"), "--resume", "--quiet"]) == 0
     assert (tmp_path / "run" / "model.pt").stat().st_mtime_ns == before
+
+
+def test_camera_aware_bf16_run_snapshots_a_model_that_uses_intrinsics(tmp_path):
+    """bf16 autocast, canonical targets and random windows train; a snapshot of the run in
+    progress is a complete model that scales its depth by the camera's focal length."""
+    config_path = write_config(
+        tmp_path / "c.yaml", model={"canonical_focal": 60.0},
+        augment={"crop_scale": [0.6, 1.0]},
+        data={"height": 72, "width": 160},
+        train={"steps": 2, "precision": "bf16", "checkpoint_every": 1})
+    out = tmp_path / "run"
+    assert cli.main(["train", "--config", str(config_path), "--stage", "0", "--out", str(out),
+                     "--quiet"]) == 0
+    assert cli.main(["train", "--snapshot", str(tmp_path / "snap.pt"), "--out",
+                     str(out)]) == 0
+    estimator = open_estimator(tmp_path / "snap.pt", threads=1)
+    assert estimator.config.canonical_focal == 60.0
+    assert estimator.config.provenance["source"] == "training snapshot"
+    rgb = SyntheticScenes("outdoor", length=1, height=60, width=80)[0].rgb
+    cfg = estimator.config
+    # A camera whose focal at the network's size is twice the canonical one: 2x the depth.
+    long_lens = Intrinsics(120.0 * 80 / cfg.input_width, 120.0 * 60 / cfg.input_height,
+                           40.0, 30.0, 80, 60)
+    assert np.allclose(estimator.predict(rgb, intrinsics=long_lens),
+                       2.0 * estimator.predict(rgb), rtol=1e-5)
+    assert cli.main(["train", "--snapshot", str(tmp_path / "x.pt"), "--out",
+                     str(tmp_path / "none")]) == 2
+    with pytest.raises(ValueError, match="precision"):
+        load_config(write_config(tmp_path / "bad.yaml", train={"precision": "fp8"}))
+
+
+def test_canonical_targets_give_one_depth_for_two_focal_lengths():
+    """A scene seen through two lenses maps to one canonical depth at the same image size.
+
+    Cropping the centre half of an image doubles the focal length at the network's size;
+    the true depth is the same, so the canonical target must halve: the network then sees
+    objects at one apparent size with one target, whatever the lens.
+    """
+    from s2r_depth_ros.training.augment import aspect_window, canonical_depth
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (96, 256, 3), dtype=np.uint8)
+    depth = np.full((96, 256), 20.0, np.float32)
+    depth[:10] = 80.0  # sky stays at the cap
+    depth[-5:, :5] = 0.0  # invalid stays invalid
+    intrinsics = (200.0, 200.0, 127.5, 47.5)
+    full = joint_augment(rgb, depth, 48, 128, 80.0, None,
+                         AugmentConfig(crop_scale=(1.0, 1.0)), intrinsics, 50.0)
+    half = joint_augment(rgb, depth, 48, 128, 80.0, None,
+                         AugmentConfig(crop_scale=(0.5, 0.5)), intrinsics, 50.0)
+
+    def metres(item):
+        return ((item["depth"][0] + 1) / 2 * 80.0).numpy()
+
+    # Full image: f at 128 wide = 100 px -> 20 m * 50 / 100 = 10 m; the centre half: 5 m.
+    assert np.allclose(metres(full)[30:40, 20:100], 10.0, atol=1e-3)
+    assert np.allclose(metres(half)[30:40, 20:100], 5.0, atol=1e-3)
+    assert np.allclose(metres(full)[:3], 80.0, atol=1e-3)
+    assert not full["valid"][0, -1, 0]
+    assert aspect_window(96, 256, 48, 128, 0.5, None) == (24, 64, 48, 128)
+    assert canonical_depth(np.array([10.0, 80.0, 0.0], np.float32), 100.0, 50.0,
+                           80.0).tolist() == [5.0, 80.0, 0.0]
+

@@ -95,6 +95,20 @@ LITE = S2RConfig(
     depth_center_blocks=1,
 )
 
+# About 2.5x the lite network's compute, for the camera-aware v2 models: wider STE decoder,
+# DSA and DP, two Inception blocks. bf16 on CPUs with AMX runs it at the lite network's f32
+# speed (BENCHMARKS.md).
+BASE = replace(
+    LITE,
+    name="base",
+    encoder_dim=16,
+    decoder_widths=(24, 12),
+    dsa_widths=(16, 16, 32, 48, 64, 96, 96, 96),
+    dsa_decoder_widths=(32, 24, 16),
+    depth_ngf=20,
+    depth_center_blocks=2,
+)
+
 PRESETS: dict[str, S2RConfig] = {
     # Exactly the official architecture (vKITTI set-up: 192x640, 80 m).
     "paper": S2RConfig(),
@@ -103,6 +117,9 @@ PRESETS: dict[str, S2RConfig] = {
     # up-projections, two residual blocks and one Inception block.
     "lite": LITE,
     "lite_indoor": replace(LITE, name="lite_indoor", input_height=192, input_width=256,
+                           max_depth=8.0),
+    "base": replace(BASE, input_height=128, input_width=416),
+    "base_indoor": replace(BASE, name="base_indoor", input_height=192, input_width=256,
                            max_depth=8.0),
 }
 

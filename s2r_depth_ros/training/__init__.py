@@ -2,10 +2,10 @@
 
 from .augment import AugmentConfig, joint_augment, random_style
 from .config import load_config, stage_settings
-from .losses import multiscale_l1, struct_weighted_loss
+from .losses import depth_loss, struct_weighted_loss
 from .trainer import StageResult, TrainingDiverged, train
 
 __all__ = [
     "AugmentConfig", "StageResult", "TrainingDiverged", "joint_augment", "load_config",
-    "multiscale_l1", "random_style", "stage_settings", "struct_weighted_loss", "train",
+    "depth_loss", "random_style", "stage_settings", "struct_weighted_loss", "train",
 ]

@@ -32,6 +32,17 @@ class AugmentConfig:
     rotate_degrees: float = 5.0
     color_p: float = 0.5
     color_low: float = 0.8  # factors U(color_low, 1): only darkens or desaturates
+    # Camera-aware training: a random window of the network's aspect covering this fraction
+    # of the largest such window (None: the reference's squash of the whole image). The
+    # window's position and size change the focal length and principal point the network
+    # sees, which the canonical-camera targets account for.
+    crop_scale: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.crop_scale is not None:
+            low, high = self.crop_scale
+            if not 0.0 < low <= high <= 1.0:
+                raise ValueError(f"crop_scale must be 0 < low <= high <= 1, got {self.crop_scale}")
 
 
 def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -57,19 +68,71 @@ def _rotate_depth(depth: np.ndarray, angle: float) -> np.ndarray:
                       dtype=np.float32)
 
 
+def aspect_window(image_height: int, image_width: int, height: int, width: int,
+                  scale: float, rng: np.random.Generator | None) -> tuple[int, int, int, int]:
+    """(top, left, rows, cols) of a window of the ``height`` x ``width`` aspect in the image.
+
+    ``scale`` is the window's size relative to the largest such window; the position is
+    uniform (centred without ``rng``).
+    """
+    cols = min(float(image_width), image_height * width / height) * scale
+    rows = max(1, int(round(cols * height / width)))
+    cols = max(1, int(round(cols)))
+    rows, cols = min(rows, image_height), min(cols, image_width)
+    if rng is None:
+        return (image_height - rows) // 2, (image_width - cols) // 2, rows, cols
+    return (int(rng.integers(0, image_height - rows + 1)),
+            int(rng.integers(0, image_width - cols + 1)), rows, cols)
+
+
+def canonical_depth(depth_m: np.ndarray, focal: float, canonical_focal: float,
+                    max_depth: float) -> np.ndarray:
+    """Metric depth seen by a camera of ``focal`` -> depth for the canonical camera.
+
+    An object that appears at a given size with focal f is at depth d; with the canonical
+    focal it would appear at that size at d * canonical / f. Pixels at or beyond
+    ``max_depth`` (sky, the far field) stay at the cap; 0 (invalid) stays 0.
+    """
+    far = depth_m >= max_depth * (1.0 - 1e-6)
+    out = depth_m * np.float32(canonical_focal / focal)
+    out[far] = max_depth
+    return out
+
+
 def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
                   max_depth: float, rng: np.random.Generator | None,
-                  config: AugmentConfig = AugmentConfig()) -> dict[str, torch.Tensor]:
+                  config: AugmentConfig = AugmentConfig(),
+                  intrinsics: tuple[float, float, float, float] | None = None,
+                  canonical_focal: float | None = None) -> dict[str, torch.Tensor]:
     """Resize, flip, rotate and colour-jitter an RGB-D pair the way the reference trains.
 
-    ``rng=None`` gives the evaluation transform (resize and normalise only). Returns
-    ``image`` 3xHxW and ``depth`` 1xHxW, both in [-1, 1], and ``valid`` 1xHxW bool (the
-    depth was > 0 before mapping; rotation corners are invalid and their depth is -1).
+    ``rng=None`` gives the evaluation transform (resize, or a centred full-size window with
+    ``config.crop_scale``, and normalise only). Returns ``image`` 3xHxW and ``depth`` 1xHxW,
+    both in [-1, 1], and ``valid`` 1xHxW bool (the depth was > 0 before mapping; rotation
+    corners are invalid and their depth is -1).
+
+    With ``canonical_focal`` the depth targets are for the canonical camera (see
+    :func:`canonical_depth`), using ``intrinsics`` (fx, fy, cx, cy of ``rgb``) carried
+    through the window and resize.
     """
+    depth = np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
     image = Image.fromarray(rgb)
+    src_h, src_w = rgb.shape[:2]
+    if config.crop_scale is not None:
+        low, high = config.crop_scale
+        scale = float(rng.uniform(low, high)) if rng is not None else high
+        top, left, rows, cols = aspect_window(src_h, src_w, height, width, scale, rng)
+        image = image.crop((left, top, left + cols, top + rows))
+        depth = depth[top:top + rows, left:left + cols]
+        src_h, src_w = rows, cols
+    if canonical_focal is not None:
+        if intrinsics is None:
+            raise ValueError("canonical-camera targets need the sample's intrinsics")
+        fx, fy = intrinsics[0] * width / src_w, intrinsics[1] * height / src_h
+        depth = canonical_depth(depth, float(np.sqrt(fx * fy)), canonical_focal, max_depth)
     if image.size != (width, height):
         image = image.resize((width, height), Image.Resampling.BICUBIC)
-    depth = _resize_depth(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0), height, width)
+    depth = _resize_depth(depth, height, width)
     if rng is not None:
         if config.flip and rng.random() < config.flip_p:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)

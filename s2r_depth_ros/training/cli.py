@@ -7,13 +7,25 @@ import os
 import sys
 
 from .config import load_config
-from .trainer import train
+from .trainer import snapshot, train
 
 STAGE_CHOICES = {"0": [0], "1": [1], "2": [2], "all": [0, 1, 2]}
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Load the YAML config, apply command-line overrides, train, report where things went."""
+    if args.snapshot:
+        try:
+            path = snapshot(args.out, args.snapshot)
+        except (OSError, RuntimeError, ValueError) as exc:
+            print(f"s2r-depth train: {exc}", file=sys.stderr)
+            return 2
+        print(f"s2r-depth train: wrote {path}", file=sys.stderr)
+        return 0
+    if not args.config:
+        print("s2r-depth train: --config is required (a training YAML, config/train_*.yaml)",
+              file=sys.stderr)
+        return 2
     overrides: dict = {}
     if args.threads is not None:
         overrides.setdefault("train", {})["threads"] = args.threads
@@ -45,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "structure decoder + DepthNet; stage 2: attention (DSA) + fresh DepthNet. The complete "
         "model is written to OUT/model.pt when stage 2 finishes. Multi-process: "
         "torchrun --nproc_per_node N -m s2r_depth_ros.cli train ...")
-    parser.add_argument("--config", required=True, help="training YAML (config/train_*.yaml)")
+    parser.add_argument("--config",
+                        help="training YAML (config/train_*.yaml); required unless --snapshot")
     parser.add_argument("--stage", choices=sorted(STAGE_CHOICES), default="all",
                         help="stage to run (default all: 0, 1, 2 in order)")
     parser.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
@@ -57,4 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads per process")
     parser.add_argument("--device", help="auto, cpu or cuda (default from the config)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--snapshot", metavar="MODEL_PT",
+                        help="write the model of OUT's newest checkpoint (a run in progress) to "
+                             "MODEL_PT and exit, without training")
     parser.set_defaults(func=run_train)

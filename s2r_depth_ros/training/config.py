@@ -2,12 +2,13 @@
 
 Layout (every key optional)::
 
-    model:  {preset, input_height, input_width, init}
+    model:  {preset, input_height, input_width, init, canonical_focal}
     data:   {source, domain, length, seed, height, width, val_length, val_seed, num_workers,
              factory, kwargs}
     augment: {flip, rotate, color, ...}           # see AugmentConfig
     train:  {seed, batch_size, lr, betas, lr_step, lr_step_unit, lr_gamma, steps, threads,
-             device, log_every, preview_every, checkpoint_every, val_every}
+             device, log_every, preview_every, checkpoint_every, val_every, precision,
+             channels_last}
     stage0 / stage1 / stage2: any ``train`` key (per-stage override) plus the stage's
              loss weights
     debug:  {broken_indices, nan_loss_at_step, pause_after_step}
@@ -30,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
         "input_height": None,  # None: the preset's size
         "input_width": None,
         "init": None,  # native checkpoint to start from when no previous stage's output exists
+        # Camera-aware metric depth: targets normalised to this focal length (pixels of the
+        # network input); the model then needs the camera's intrinsics at inference.
+        "canonical_focal": None,
     },
     "data": {
         "source": "synthetic",  # or "factory": data.factory = "package.module:callable"
@@ -48,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
         "flip": True, "rotate": True, "color": True,
         "flip_p": 0.5, "rotate_p": 0.5, "rotate_degrees": 5.0, "color_p": 0.5,
         "color_low": 0.8,
+        "crop_scale": None,  # [low, high]: random windows of the network's aspect (AugmentConfig)
     },
     "train": {
         "seed": 0,
@@ -64,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
         "preview_every": 200,
         "checkpoint_every": 200,
         "val_every": 500,
+        "precision": "fp32",  # or "bf16": autocast (AMX CPUs and GPUs; BENCHMARKS.md)
+        "channels_last": False,  # NHWC tensors: faster convolutions on CPUs
     },
     "stage0": {
         "style_dim": 8,
@@ -80,8 +87,11 @@ DEFAULTS: dict[str, Any] = {
         "struct_lambda": 1.0,
         "struct_beta": 0.001,
         "struct_depth_unit": "cm",  # "cm" or "unit" (the reference's raw [-1, 1] depth)
+        "log_weight": 0.0,  # weight of the log-depth L1 beside the L1 (0: the reference)
     },
-    "stage2": {},
+    "stage2": {
+        "log_weight": 0.0,
+    },
     "debug": {
         "broken_indices": [],  # dataset indices whose loading raises (tests the skip path)
         "nan_loss_at_step": None,  # the loss of this optimiser step becomes NaN
@@ -151,6 +161,8 @@ def _validate(config: dict[str, Any]) -> None:
             raise ValueError(f"stage {stage}: lr_step_unit must be 'epoch' or 'step'")
         if not float(settings["lr"]) > 0:
             raise ValueError(f"stage {stage}: lr must be positive")
+        if settings["precision"] not in ("fp32", "bf16"):
+            raise ValueError(f"stage {stage}: precision must be 'fp32' or 'bf16'")
     if config["stage1"]["struct_depth_unit"] not in ("cm", "unit"):
         raise ValueError("stage1.struct_depth_unit must be 'cm' or 'unit'")
     if config["data"]["source"] not in ("synthetic", "factory"):

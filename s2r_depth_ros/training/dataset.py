@@ -48,13 +48,18 @@ class AugmentedDataset(Dataset):
 
     def __init__(self, base: Dataset, height: int, width: int, max_depth: float, seed: int,
                  augment: AugmentConfig | None, styled: bool = False,
-                 broken_indices: tuple[int, ...] = ()) -> None:
+                 broken_indices: tuple[int, ...] = (), canonical_focal: float | None = None,
+                 randomize: bool = True) -> None:
         self.base = base
         self.height, self.width, self.max_depth = height, width, max_depth
         self.seed = seed
         self.augment = augment
         self.styled = styled
         self.broken_indices = frozenset(int(i) for i in broken_indices)
+        # Camera-aware models: depth targets for the canonical camera.
+        self.canonical_focal = canonical_focal
+        # False: the deterministic evaluation transform of ``augment`` (held-out samples).
+        self.randomize = randomize
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -70,9 +75,12 @@ class AugmentedDataset(Dataset):
                 raise BadSampleError(f"debug.broken_indices contains {index}")
             sample = self.base[index]
             check_sample(sample)
-            rng = sample_rng(self.seed, self.epoch, index) if self.augment else None
+            rng = (sample_rng(self.seed, self.epoch, index)
+                   if self.augment and self.randomize else None)
             item = joint_augment(sample.rgb, sample.depth, self.height, self.width,
-                                 self.max_depth, rng, self.augment or AugmentConfig())
+                                 self.max_depth, rng, self.augment or AugmentConfig(),
+                                 intrinsics=(sample.fx, sample.fy, sample.cx, sample.cy),
+                                 canonical_focal=self.canonical_focal)
             if self.styled:
                 style_rng = sample_rng(self.seed + 1, self.epoch, index)
                 item["styled"] = random_style(item["image"], style_rng)

@@ -22,9 +22,37 @@ def resize_target(target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(target, size=size, mode="bilinear", align_corners=True)
 
 
-def multiscale_l1(predictions: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    """Sum over scales of mean |prediction - target resized to that scale| (no mask)."""
-    return sum(F.l1_loss(p, resize_target(target, p.shape[-2:])) for p in predictions)
+def resize_valid(valid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A validity mask at another scale: valid only where every blended source pixel was."""
+    if tuple(valid.shape[-2:]) == tuple(size):
+        return valid
+    return resize_target(valid.float(), size) > 0.999
+
+
+def depth_loss(predictions: list[torch.Tensor], target: torch.Tensor, valid: torch.Tensor,
+               max_depth: float, log_weight: float = 0.0) -> torch.Tensor:
+    """Sum over scales of the masked L1 in [-1, 1] units, plus ``log_weight`` x log-depth L1.
+
+    Deliberate difference from the reference (an unmasked L1): pixels without ground truth
+    (rotation corners, invalid depth) are left out. Trained unmasked, the network learns that
+    the black corners of rotated images are 0 m away, and predicts the image border as near
+    on real frames. The log term weighs errors relative to the depth (abs_rel's view), where
+    the plain L1 is dominated by the far field.
+    """
+    total = target.new_zeros(())
+    floor = 1e-3 * max_depth
+    for prediction in predictions:
+        size = prediction.shape[-2:]
+        t, v = resize_target(target, size), resize_valid(valid, size)
+        count = v.sum().clamp(min=1)
+        p = prediction.float()
+        total = total + ((p - t).abs() * v).sum() / count
+        if log_weight:
+            metres_p = ((p + 1.0) * (0.5 * max_depth)).clamp(min=floor)
+            metres_t = ((t + 1.0) * (0.5 * max_depth)).clamp(min=floor)
+            total = total + log_weight * ((metres_p.log() - metres_t.log()).abs() * v
+                                          ).sum() / count
+    return total
 
 
 def depth_gradient(depth: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..model import S2RDepthNet
 from ..model.depth_net import DepthNet
-from .losses import centimetres_per_unit, multiscale_l1, struct_weighted_loss
+from .losses import centimetres_per_unit, depth_loss, struct_weighted_loss
 from .style import AdaINDecoder, StyleEncoder
 
 
@@ -178,6 +178,12 @@ class Stage1StructureDecoder(StageTask):
         self.struct_beta = float(settings["struct_beta"])
         self.units = (centimetres_per_unit(model.config.max_depth)
                       if settings["struct_depth_unit"] == "cm" else 1.0)
+        self.log_weight = float(settings["log_weight"])
+
+    def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]
+                   ) -> torch.Tensor:
+        return depth_loss(depths, batch["depth"], batch["valid"], self.model.config.max_depth,
+                          self.log_weight)
 
     def _predict(self, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         with torch.no_grad():
@@ -188,15 +194,15 @@ class Stage1StructureDecoder(StageTask):
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator
                 ) -> dict[str, torch.Tensor]:
         structure, depths = self._predict(batch["image"])
-        depth_loss = multiscale_l1(depths, batch["depth"])
+        loss = self.depth_loss(depths, batch)
         struct_loss = struct_weighted_loss(structure, batch["depth"], self.struct_beta,
                                            self.units)
-        return {"loss": depth_loss + self.struct_lambda * struct_loss, "depth_l1": depth_loss,
+        return {"loss": loss + self.struct_lambda * struct_loss, "depth_l1": loss,
                 "struct": struct_loss}
 
     @torch.no_grad()
     def validate(self, batch: dict[str, torch.Tensor]) -> float:
-        return float(F.l1_loss(self._predict(batch["image"])[1][-1], batch["depth"]))
+        return float(self.depth_loss(self._predict(batch["image"])[1][-1:], batch))
 
     @torch.no_grad()
     def preview_maps(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -219,6 +225,12 @@ class Stage2Attention(StageTask):
         model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks)
         init_normal(model.depth_net, generator)
         model.depth_net.to(next(model.attention.parameters()).device)
+        self.log_weight = float(settings["log_weight"])
+
+    def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]
+                   ) -> torch.Tensor:
+        return depth_loss(depths, batch["depth"], batch["valid"], self.model.config.max_depth,
+                          self.log_weight)
 
     def _predict(self, image: torch.Tensor):
         with torch.no_grad():
@@ -228,12 +240,12 @@ class Stage2Attention(StageTask):
 
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator
                 ) -> dict[str, torch.Tensor]:
-        depth_loss = multiscale_l1(self._predict(batch["image"])[2], batch["depth"])
-        return {"loss": depth_loss, "depth_l1": depth_loss}
+        loss = self.depth_loss(self._predict(batch["image"])[2], batch)
+        return {"loss": loss, "depth_l1": loss}
 
     @torch.no_grad()
     def validate(self, batch: dict[str, torch.Tensor]) -> float:
-        return float(F.l1_loss(self._predict(batch["image"])[2][-1], batch["depth"]))
+        return float(self.depth_loss(self._predict(batch["image"])[2][-1:], batch))
 
     @torch.no_grad()
     def preview_maps(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ..model import S2RDepthNet, load_checkpoint, preset, save_checkpoint
+from ..model import S2RConfig, S2RDepthNet, load_checkpoint, preset, save_checkpoint
 from .augment import AugmentConfig
 from .config import stage_settings
 from .dataset import (
@@ -144,6 +144,8 @@ class StageRun:
         self.generator = torch.Generator().manual_seed(seed * 1000 + stage * 100 + runtime.rank)
         self.task: StageTask = make_task(stage, model, self.settings, self.generator)
         self.task.to(runtime.device)
+        if self.settings["channels_last"]:
+            self.task.to(memory_format=torch.channels_last)
         self.model: S2RDepthNet = self.task.model
         self.optimizer = torch.optim.Adam(self.task.trainable_parameters(),
                                           lr=float(self.settings["lr"]),
@@ -164,13 +166,16 @@ class StageRun:
             config["data"], cfg.input_height, cfg.input_width)
         self.dataset_description = _dataset_description(config, base)
         self.dataset = AugmentedDataset(base, cfg.input_height, cfg.input_width, cfg.max_depth,
-                                        seed, augment, styled=stage == 0, broken_indices=broken)
+                                        seed, augment, styled=stage == 0, broken_indices=broken,
+                                        canonical_focal=cfg.canonical_focal)
         self.val_dataset = None
         if runtime.is_main and int(config["data"]["val_length"]) > 0:
             val_base = val_dataset if val_dataset is not None else build_base_dataset(
                 config["data"], cfg.input_height, cfg.input_width, validation=True)
             self.val_dataset = AugmentedDataset(val_base, cfg.input_height, cfg.input_width,
-                                                cfg.max_depth, seed, None, styled=stage == 0)
+                                                cfg.max_depth, seed, augment, styled=stage == 0,
+                                                canonical_focal=cfg.canonical_focal,
+                                                randomize=False)
         self.batch_size = int(self.settings["batch_size"])
         self.per_epoch = batches_per_epoch(len(self.dataset), self.batch_size, runtime.world_size)
 
@@ -188,6 +193,8 @@ class StageRun:
         cfg = preset(m["preset"])
         cfg = cfg.with_input(int(m["input_height"] or cfg.input_height),
                              int(m["input_width"] or cfg.input_width))
+        if m["canonical_focal"] is not None:
+            cfg = replace(cfg, canonical_focal=float(m["canonical_focal"]))
         return S2RDepthNet(cfg)
 
     def _load_previous_model(self) -> S2RDepthNet | None:
@@ -310,7 +317,17 @@ class StageRun:
                       self.model.config.max_depth)
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(self.runtime.device, non_blocking=True) for k, v in batch.items()}
+        memory_format = (torch.channels_last if self.settings["channels_last"]
+                         else torch.contiguous_format)
+        return {k: v.to(self.runtime.device, non_blocking=True,
+                        memory_format=memory_format if v.dim() == 4 else torch.preserve_format)
+                for k, v in batch.items()}
+
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast where the config asks for it (AMX CPUs: BENCHMARKS.md)."""
+        precision = self.settings["precision"]
+        return torch.autocast(self.runtime.device.type, dtype=torch.bfloat16,
+                              enabled=precision == "bf16")
 
     # ----------------------------------------------------------------- loop
     def run(self) -> StageResult:
@@ -356,7 +373,8 @@ class StageRun:
                     if empty:  # every rank skips together so DDP never waits for a missing one
                         continue
                     batch = self._to_device(batch)
-                    losses = self.wrapped(batch, self.generator)
+                    with self._autocast():
+                        losses = self.wrapped(batch, self.generator)
                     loss = losses["loss"]
                     if self.debug["nan_loss_at_step"] == self.step + 1:
                         loss = loss * math.nan
@@ -518,3 +536,21 @@ def _finished(stage_dir: Path, config: dict[str, Any], stage: int) -> bool:
 
 
 __all__ = ["Runtime", "StageResult", "TrainingDiverged", "setup_runtime", "train"]
+
+
+def snapshot(out_dir: str | Path, path: str | Path) -> Path:
+    """Write the model of the newest checkpoint under ``out_dir`` as a native checkpoint.
+
+    For evaluating a long run while it trains (or after it was stopped): the latest stage
+    with a ``train_state.pt`` gives a complete model (earlier stages' parts included).
+    """
+    states = sorted(Path(out_dir).glob("stage[0-2]/train_state.pt"))
+    if not states:
+        raise FileNotFoundError(f"no stageN/train_state.pt under {out_dir}")
+    state = load_state(states[-1])
+    model = S2RDepthNet(S2RConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    provenance = {"source": "training snapshot", "state": str(states[-1]),
+                  "stage": int(state["stage"]), "step": int(state["step"])}
+    return save_checkpoint(model.eval(), path, provenance)
+
