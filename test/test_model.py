@@ -173,3 +173,24 @@ def test_config_validation():
         S2RConfig.from_dict({"name": "x", "colour": 3})
     with pytest.raises(ValueError, match="unknown model preset"):
         preset("huge")
+
+
+def test_network_input_size_keeps_the_camera_aspect_for_camera_aware_models():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from s2r_depth_ros.inference.input_size import network_input_size
+    from s2r_depth_ros.model import preset
+
+    reference = preset("lite").with_input(128, 416)
+    # The reference recipe: one size for every camera.
+    assert network_input_size(480, 640, reference) == (128, 416)
+    aware = replace(reference, canonical_focal=250.0)
+    assert network_input_size(375, 1242, aware) == (128, 416)  # KITTI: already that aspect
+    assert network_input_size(480, 640, aware) == (192, 256)  # 4:3 stays 4:3
+    for height, width in ((1216, 1936), (900, 1600), (480, 640), (100, 2000)):
+        h, w = network_input_size(height, width, aware)
+        assert h % 16 == 0 and w % 16 == 0 and min(h, w) >= 96
+        assert abs(np.log((w / h) / (width / height))) < 0.1 or min(h, w) == 96
+        assert 0.7 < h * w / (128 * 416) < 1.3 or min(h, w) == 96
