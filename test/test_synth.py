@@ -346,3 +346,21 @@ def test_synth_cli_indoor_sky_free(tmp_path):
     rendered = SyntheticScenes("indoor", length=2, height=48, width=64, seed=1)
     for i in range(2):
         assert np.abs(loaded[i].depth - rendered[i].depth).max() <= 0.0051
+
+
+def test_cache_dir_returns_the_rendered_frames_exactly(tmp_path):
+    plain = SyntheticScenes("outdoor", length=3, height=H, width=W, seed=4)
+    cached = SyntheticScenes("outdoor", length=3, height=H, width=W, seed=4, cache_dir=tmp_path)
+    assert cached.fill(0, 2) == 2 and cached.fill(0, 2) == 0  # the second call has nothing to do
+    folder = next(tmp_path.iterdir())
+    assert sorted(f.name for f in folder.iterdir()) == ["0000000.npz", "0000001.npz"]
+    for i in range(3):  # 0, 1 read back from the cache, 2 rendered (and written) on demand
+        a, b = plain[i], cached[i]
+        assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.depth, b.depth)
+        assert (a.fx, a.fy, a.cx, a.cy, a.name) == (b.fx, b.fy, b.cx, b.cy, b.name)
+    assert (folder / "0000002.npz").exists()
+    # A damaged file is rendered again, not an error.
+    (folder / "0000001.npz").write_bytes(b"not an npz")
+    assert np.array_equal(cached[1].depth, plain[1].depth)
+    with pytest.raises(ValueError, match="cache_dir"):
+        plain.fill()

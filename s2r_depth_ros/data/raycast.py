@@ -129,9 +129,13 @@ class Primitive:
 
     def inv_radii(self) -> np.ndarray:
         """1 / radius per axis, 0 along a cylinder's axis."""
-        r = self.radii
-        return np.where(np.isfinite(r), 1.0 / np.maximum(np.where(np.isfinite(r), r, 1.0),
-                                                         1e-9), 0.0)
+        cached = self.__dict__.get("_inv_radii")
+        if cached is None:
+            r = self.radii
+            cached = np.where(np.isfinite(r), 1.0 / np.maximum(np.where(np.isfinite(r), r, 1.0),
+                                                               1e-9), 0.0)
+            self.__dict__["_inv_radii"] = cached
+        return cached
 
     def world_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """The world-frame axis-aligned bounds of the primitive."""
@@ -476,37 +480,44 @@ def surface_normals(scene: Scene, points: tuple, rays: Rays, index: np.ndarray,
     the gradient of the ellipsoid at the hit point.
     """
     table = _prim_table(scene)
-    def per(key: str) -> np.ndarray:
-        return np.take(table[key], index)
-
-    sin, cos = per("sin"), per("cos")
     dx, dy, dz = rays.dx, rays.dy, rays.dz
     fx = faces == FACE_X
-    fy = faces == FACE_Y
     fz = faces == FACE_Z
-    # Flat: local normal -sign(local ray) along the face's axis, then rotated to the world.
-    n0 = -np.sign(cos * dx - sin * dz) * fx
-    n2 = -np.sign(sin * dx + cos * dz) * fz
-    nx = cos * n0 + sin * n2
-    ny = -np.sign(dy) * fy
-    nz = -sin * n0 + cos * n2
-    curved = faces == FACE_CURVED
-    band = _rows_with(curved)
+    # Flat: local normal -sign(local ray) along the face's axis, then turned to the world
+    # (only where turned primitives are seen).
+    nx = -np.sign(dx) * fx
+    ny = -np.sign(dy) * (faces == FACE_Y)
+    nz = -np.sign(dz) * fz
+    turned = table["sin"] != 0
+    band = _rows_with(np.take(turned, index)) if turned.any() else None
     if band is not None:
-        idx, c, s = index[band], cos[band], sin[band]
-        wx = points[0][band] - np.take(table["pivot_x"], idx)
-        wy = points[1][band] - np.take(table["pivot_y"], idx)
-        wz = points[2][band] - np.take(table["pivot_z"], idx)
+        idx = index[band]
+        sin, cos = np.take(table["sin"], idx), np.take(table["cos"], idx)
+        bx, bz = _window(dx, band, slice(None)), _window(dz, band, slice(None))
+        n0 = -np.sign(cos * bx - sin * bz) * fx[band]
+        n2 = -np.sign(sin * bx + cos * bz) * fz[band]
+        nx[band] = cos * n0 + sin * n2
+        nz[band] = -sin * n0 + cos * n2
+    normals = np.stack([nx, ny, nz]).astype(F32)  # flat normals: unit length already
+    pick = np.flatnonzero(faces == FACE_CURVED)
+    if len(pick):
+        idx = np.take(index, pick)
+
+        def per(key: str) -> np.ndarray:
+            return np.take(table[key], idx)
+
+        c, s = per("cos"), per("sin")
+        wx = np.take(points[0], pick) - per("pivot_x")
+        wy = np.take(points[1], pick) - per("pivot_y")
+        wz = np.take(points[2], pick) - per("pivot_z")
         lx, lz = c * wx - s * wz, s * wx + c * wz
-        gx = (lx - np.take(table["centre_x"], idx)) * np.take(table["inv_r2_x"], idx)
-        gy = (wy - np.take(table["centre_y"], idx)) * np.take(table["inv_r2_y"], idx)
-        gz = (lz - np.take(table["centre_z"], idx)) * np.take(table["inv_r2_z"], idx)
-        m = curved[band]
-        nx[band] = np.where(m, c * gx + s * gz, nx[band])
-        ny[band] = np.where(m, gy, ny[band])
-        nz[band] = np.where(m, -s * gx + c * gz, nz[band])
-    normals = np.stack([nx, ny, nz]).astype(F32)
-    _normalise(normals)
+        gx = (lx - per("centre_x")) * per("inv_r2_x")
+        gy = (wy - per("centre_y")) * per("inv_r2_y")
+        gz = (lz - per("centre_z")) * per("inv_r2_z")
+        curved = np.stack([c * gx + s * gz, gy, -s * gx + c * gz])
+        _normalise(curved)
+        flat = normals.reshape(3, -1)
+        flat[:, pick] = curved
     return normals
 
 

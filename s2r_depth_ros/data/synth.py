@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import colorsys
 import math
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -116,6 +118,11 @@ def _lighting(rng: np.random.Generator, scene: Scene, outdoor: bool) -> None:
                  math.cos(elevation) * math.cos(azimuth))
 
 
+# Gaussian sensor noise drawn once (a random window of it per frame is 10x cheaper than
+# drawing per frame); 4M values cover 640x640 RGB frames.
+_SENSOR_NOISE = np.random.default_rng(20240607).standard_normal(4 << 20, dtype=np.float32)
+
+
 def _camera_effects(rng: np.random.Generator, image: np.ndarray, sky: np.ndarray,
                     outdoor: bool) -> np.ndarray:
     """A real camera's imaging: exposure, bright skies, vignetting, blur, noise, JPEG."""
@@ -133,8 +140,12 @@ def _camera_effects(rng: np.random.Generator, image: np.ndarray, sky: np.ndarray
         sigma = rng.uniform(0.3, 1.2)
         image = cv2.GaussianBlur(image, (0, 0), sigma)
     if rng.random() < 0.7:
-        image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(
-            rng.uniform(0.003, 0.025))
+        if image.size <= _SENSOR_NOISE.size:
+            start = int(rng.integers(0, _SENSOR_NOISE.size - image.size + 1))
+            grain = _SENSOR_NOISE[start:start + image.size].reshape(image.shape)
+        else:
+            grain = rng.standard_normal(image.shape, dtype=np.float32)
+        image += grain * np.float32(rng.uniform(0.003, 0.025))
     rgb = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     if rng.random() < 0.5:
         quality = int(rng.integers(40, 96))
@@ -250,7 +261,7 @@ def _car(scene: Scene, rng: np.random.Generator, x: float, z: float, yaw: float,
         scene.ellipsoid((x, top - 0.15, cabin_z), (cabin_w * 0.58, cabin_h + 0.15, cabin_len * 0.6),
                         materials["glass"], (x - cabin_w / 2, top - 0.05, cabin_z - cabin_len / 2),
                         (x + cabin_w / 2, top + cabin_h, cabin_z + cabin_len / 2), yaw=yaw,
-                        pivot=pivot)
+                        pivot=pivot, casts=False)  # windows pass light; the roof casts
         # The roof: the same shape a little larger, kept only above the windows.
         scene.ellipsoid((x, top - 0.15, cabin_z), (cabin_w * 0.59, cabin_h + 0.17,
                                                    cabin_len * 0.61),
@@ -268,9 +279,10 @@ def _car(scene: Scene, rng: np.random.Generator, x: float, z: float, yaw: float,
         end = z0 - 0.01 if rng.random() < 0.5 else z0 + length - 0.05
         scene.box((x - width / 2 + 0.1, band[0], end), (x + width / 2 - 0.1, band[1], end + 0.06),
                   materials["glass"], yaw=yaw, pivot=pivot, casts=False)
-    # Rear lights.
+    # Rear lights (near cars only: beyond 35 m they are a pixel or two).
+    near = math.hypot(x, z) < 35.0
     lamp_y = top - min(0.3, body_h * 0.3)
-    for side in (-1, 1):
+    for side in (-1, 1) if near else ():
         lx = x + side * (width / 2 - 0.2)
         scene.box((lx - 0.15, lamp_y - 0.08, z0 - 0.02), (lx + 0.15, lamp_y + 0.06, z0 + 0.3),
                   materials["rear_light"], yaw=yaw, pivot=pivot, casts=False)
@@ -278,7 +290,7 @@ def _car(scene: Scene, rng: np.random.Generator, x: float, z: float, yaw: float,
     inset = 0.75 if kind != "truck" else 1.2
     for wz in (z0 + inset, z0 + length - inset):
         scene.cylinder(0, (x, wheel_r, wz), wheel_r, width / 2 + 0.01, materials["tyre"],
-                       yaw=yaw, pivot=pivot)
+                       yaw=yaw, pivot=pivot, casts=False)  # in the body's shadow anyway
     # Contact shadow (rotated only approximately: fine for the small yaws of parked cars).
     c, s = math.cos(yaw), math.sin(yaw)
     rx = abs(c) * width / 2 + abs(s) * length / 2
@@ -504,6 +516,12 @@ def _street_furniture(scene: Scene, rng: np.random.Generator, edges, kerbs,
             scene.box((fx - 0.03, 0.0, z0), (fx + 0.03, fence_h, z1), materials["fence"])
 
 
+def _parked_yaw(rng: np.random.Generator) -> float:
+    """Parked cars are mostly square to the kerb, some a little askew, some facing back."""
+    yaw = 0.0 if rng.random() < 0.5 else math.radians(rng.normal(0, 2.5))
+    return yaw + (math.pi if rng.random() < 0.3 else 0.0)
+
+
 def _outdoor_camera(rng: np.random.Generator, height: int, width: int, x: float) -> Camera:
     """A street camera: mostly 1.5-1.8 m high (1.2-2.0), level +-5 deg, 40-100 deg wide."""
     cam_height = rng.uniform(1.5, 1.8) if rng.random() < 0.8 else rng.uniform(1.2, 2.0)
@@ -607,8 +625,7 @@ def _outdoor_scene(rng: np.random.Generator, height: int, width: int
                     continue
                 if rng.random() < 0.82:
                     _car(scene, rng, lane_x + rng.normal(0, 0.12), z + 2.4,
-                         math.radians(rng.normal(0, 2.0)) + (math.pi if rng.random() < 0.3
-                                                             else 0.0), car_materials)
+                         _parked_yaw(rng), car_materials)
                 z += rng.uniform(5.2, 7.5)
     for k in range(lanes):
         centre = left + (k + 0.5) * lane
@@ -1239,11 +1256,23 @@ def render_scene(domain: str, height: int, width: int, rng: np.random.Generator)
     return render_scene_with_sky(domain, height, width, rng)[0]
 
 
+# Bump when a change to the renderer changes frames: cached frames of older versions are then
+# not read (they live in a differently named folder).
+RENDER_VERSION = 2
+
+
 class SyntheticScenes(Dataset):
-    """A fixed-length dataset of rendered frames; item ``i`` is a pure function of (seed, i)."""
+    """A fixed-length dataset of rendered frames; item ``i`` is a pure function of (seed, i).
+
+    With ``cache_dir``, each frame is written there the first time it is rendered and read
+    back afterwards (exact: uint8 RGB and float32 depth in an uncompressed .npz, about
+    7 bytes per pixel), so that later epochs cost a file read instead of a render; several
+    processes may fill one cache at once. :meth:`fill` renders a range ahead of training.
+    """
 
     def __init__(self, domain: str = "outdoor", length: int = 1000, height: int = 192,
-                 width: int = 640, seed: int = 0) -> None:
+                 width: int = 640, seed: int = 0, cache_dir: str | os.PathLike | None = None
+                 ) -> None:
         if domain not in DOMAINS:
             raise ValueError(f"unknown domain {domain!r}; expected one of {', '.join(DOMAINS)}")
         if length < 0:
@@ -1253,6 +1282,11 @@ class SyntheticScenes(Dataset):
         self.domain, self.length = domain, int(length)
         self.height, self.width, self.seed = int(height), int(width), int(seed)
         self.max_depth = MAX_DEPTH[domain]
+        self.cache = None
+        if cache_dir is not None:
+            self.cache = (Path(cache_dir) / f"{domain}_{self.height}x{self.width}_s{self.seed}"
+                          f"_v{RENDER_VERSION}")
+            self.cache.mkdir(parents=True, exist_ok=True)
 
     def __len__(self) -> int:
         return self.length
@@ -1261,6 +1295,33 @@ class SyntheticScenes(Dataset):
         if not -self.length <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} scenes")
         index = int(index) % self.length
+        name = f"synth_{self.domain}_s{self.seed}_{index:06d}"
+        path = self.cache / f"{index:07d}.npz" if self.cache is not None else None
+        if path is not None and path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    fx, fy, cx, cy = (float(v) for v in data["intrinsics"])
+                    return RGBDSample(rgb=data["rgb"], depth=data["depth"], fx=fx, fy=fy,
+                                      cx=cx, cy=cy, name=name)
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged file: render the frame again and overwrite it
         sample = render_scene(self.domain, self.height, self.width, frame_rng(self.seed, index))
-        sample.name = f"synth_{self.domain}_s{self.seed}_{index:06d}"
+        sample.name = name
+        if path is not None:
+            # Write to a private temporary name, then rename: readers never see half a file.
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, rgb=sample.rgb, depth=sample.depth,
+                     intrinsics=np.array([sample.fx, sample.fy, sample.cx, sample.cy]))
+            os.replace(tmp, path)
         return sample
+
+    def fill(self, start: int = 0, stop: int | None = None) -> int:
+        """Render the frames start..stop-1 missing from the cache; returns how many."""
+        if self.cache is None:
+            raise ValueError("fill() needs a cache_dir")
+        stop = self.length if stop is None else min(int(stop), self.length)
+        missing = [i for i in range(int(start), stop)
+                   if not (self.cache / f"{i:07d}.npz").exists()]
+        for index in missing:
+            self[index]
+        return len(missing)
