@@ -126,6 +126,7 @@ class Primitive:
     visible: bool = True
     casts: bool = True
     label: str = ""  # what the primitive is part of ("car", "tree", ...), for tests and stats
+    porosity: float = 0.0  # share of the sunlight let through in patches (leafy canopies)
 
     def inv_radii(self) -> np.ndarray:
         """1 / radius per axis, 0 along a cylinder's axis."""
@@ -585,6 +586,11 @@ def shadow_mask(scene: Scene, camera: Camera, points: tuple, index: np.ndarray,
         point = [np.take(w, pick) for w in window]
         o, dl, invl = _local_rays(prim, point, sun_d, None)
         _, hit, _ = _intersect(prim, o, dl, invl, want_face=False)
+        if prim.porosity > 0:
+            # Sun flecks through the leaves: a blotchy pattern fixed in the world.
+            gaps = noise(point[0] + point[1] * F32(0.6), point[2] - point[1] * F32(0.4), 2.2,
+                         k % 64)
+            hit &= gaps > F32((2.0 * prim.porosity - 1.0) * 0.6)
         lit_window = lit[rows, cols]
         flat = lit_window.reshape(-1) if lit_window.flags.c_contiguous else None
         if flat is not None:

@@ -96,15 +96,17 @@ def _lighting(rng: np.random.Generator, scene: Scene, outdoor: bool) -> None:
         # Sun high enough that the shadows stay on screen (real shadows are long at dusk too,
         # but then the light is mostly ambient).
         elevation = rng.uniform(0.3, 1.3)
-        overcast = rng.random() < 0.25
-        scene.sun_strength = float(rng.uniform(0.15, 0.3) if overcast else rng.uniform(0.6, 1.0))
-        scene.ambient = float(rng.uniform(0.5, 0.75) if overcast else rng.uniform(0.25, 0.45))
+        overcast = rng.random() < 0.2
+        # Sunny days dominate driving data: strong sun against a weaker sky light, so that
+        # cast shadows are as dark as in real photos.
+        scene.sun_strength = float(rng.uniform(0.15, 0.3) if overcast else rng.uniform(0.75, 1.2))
+        scene.ambient = float(rng.uniform(0.55, 0.8) if overcast else rng.uniform(0.22, 0.4))
         scene.cloudiness = float(rng.uniform(0.6, 1.0) if overcast else rng.uniform(0.0, 0.5))
         scene.sky_zenith = _hsv(rng, (0.55, 0.64), (0.15, 0.25) if overcast else (0.35, 0.7),
                                 (0.6, 0.95))
         scene.sky_horizon = _hsv(rng, (0.5, 0.65), (0.02, 0.2), (0.75, 0.98))
         scene.fog_colour = scene.sky_horizon
-        scene.fog_density = float(rng.uniform(0.002, 0.02))
+        scene.fog_density = float(rng.uniform(0.001, 0.012))
     else:
         # A ceiling light or a window: light from high up, shadows under furniture.
         elevation = rng.uniform(0.8, 1.45)
@@ -251,8 +253,8 @@ def _car(scene: Scene, rng: np.random.Generator, x: float, z: float, yaw: float,
     if kind in ("car", "suv"):
         # An ellipsoid centred low and larger than the box that cuts it: flat flanks, rear
         # and underside with rounded edges, a bonnet and boot that slope down to the ends.
-        scene.ellipsoid((x, clearance - body_h * 0.3, z), (width * 0.62, body_h * 1.35,
-                                                            length * 0.56),
+        scene.ellipsoid((x, clearance - body_h * 0.5, z), (width * 0.58, body_h * 2.0,
+                                                            length * 0.62),
                         paint, (x - width / 2, clearance, z0), (x + width / 2, top, z0 + length),
                         yaw=yaw, pivot=pivot)
         cabin_len = length * rng.uniform(0.46, 0.56)
@@ -271,8 +273,8 @@ def _car(scene: Scene, rng: np.random.Generator, x: float, z: float, yaw: float,
                         yaw=yaw, pivot=pivot)
     else:
         # Boxy vans and trucks: a slightly rounded box, a windscreen band at the front/back.
-        scene.ellipsoid((x, clearance + body_h * 0.3, z), (width * 0.68, body_h * 0.95,
-                                                            length * 0.75),
+        scene.ellipsoid((x, clearance + body_h * 0.2, z), (width * 0.75, body_h * 1.3,
+                                                            length * 0.9),
                         paint, (x - width / 2, clearance, z0), (x + width / 2, top, z0 + length),
                         yaw=yaw, pivot=pivot)
         band = (top - rng.uniform(1.0, 1.3), top - rng.uniform(0.3, 0.5))
@@ -298,21 +300,28 @@ def _car(scene: Scene, rng: np.random.Generator, x: float, z: float, yaw: float,
     scene.contact_shadows.append((x, z, rx + 0.25, rz + 0.35, 0.75))
 
 
-def _tree(scene: Scene, rng: np.random.Generator, x: float, z: float, bark: int, leaves: list
-          ) -> None:
-    """A trunk cylinder carrying an irregular canopy of overlapping ellipsoids."""
+def _tree(scene: Scene, rng: np.random.Generator, x: float, z: float, bark: int, leaves: list,
+          big: bool = False) -> None:
+    """A trunk cylinder carrying an irregular canopy of overlapping ellipsoids.
+
+    The canopy lets sun flecks through its shadow; ``big`` trees (avenues, parks) reach
+    5-7 m wide, as the street trees that shade real roads.
+    """
     scene.label = "tree"
-    trunk_r = rng.uniform(0.1, 0.28)
-    height = rng.uniform(2.0, 4.5)
-    crown = rng.uniform(1.5, 3.5)
+    trunk_r = rng.uniform(0.1, 0.28) if not big else rng.uniform(0.2, 0.4)
+    height = rng.uniform(2.0, 4.5) if not big else rng.uniform(3.0, 5.5)
+    crown = rng.uniform(1.5, 3.5) if not big else rng.uniform(2.8, 4.5)
     scene.cylinder(1, (x, (height + crown * 0.5) / 2, z), trunk_r, (height + crown * 0.5) / 2,
                    bark)
     leaf = int(rng.choice(leaves))
     centre_y = height + crown * 0.8
-    for _ in range(int(rng.integers(3, 7))):
+    porosity = float(rng.uniform(0.1, 0.45))
+    for _ in range(int(rng.integers(3, 7) if not big else rng.integers(5, 9))):
         offset = rng.normal(0, crown * 0.35, 3)
         radii = crown * rng.uniform(0.45, 0.8, 3) * np.array([1.0, 0.8, 1.0])
-        scene.ellipsoid((x + offset[0], centre_y + offset[1] * 0.6, z + offset[2]), radii, leaf)
+        part = scene.ellipsoid((x + offset[0], centre_y + offset[1] * 0.6, z + offset[2]),
+                               radii, leaf)
+        part.porosity = porosity
     scene.contact_shadows.append((x, z, trunk_r * 3 + 0.3, trunk_r * 3 + 0.3, 0.4))
 
 
@@ -600,6 +609,19 @@ def _outdoor_scene(rng: np.random.Generator, height: int, width: int
         if crossing is not None and crossing[0] - 2 < tz < crossing[1] + 2:
             continue
         _tree(scene, rng, side * lateral, tz, materials["bark"], materials["leaves"])
+    if style != "rural" and rng.random() < 0.4:
+        # An avenue: big trees at regular spacing along the kerbs, canopies over the road.
+        spacing = rng.uniform(7.0, 14.0)
+        for side, edge in ((-1, road_left), (1, road_right)):
+            if rng.random() < 0.2:
+                continue
+            tx = edge + side * (rng.uniform(0.6, 1.2) if has_sidewalk else 1.5)
+            tz = rng.uniform(0.0, spacing)
+            while tz < far:
+                if crossing is None or not crossing[0] - 2 < tz < crossing[1] + 2:
+                    _tree(scene, rng, tx + rng.normal(0, 0.15), tz, materials["bark"],
+                          materials["leaves"], big=True)
+                tz += spacing * rng.uniform(0.85, 1.15)
     scene.label = "vegetation"
     if style != "city":
         for side, front, kerb in ((-1, fronts[0], -kerbs[0]), (1, fronts[1], kerbs[1])):
@@ -1258,7 +1280,7 @@ def render_scene(domain: str, height: int, width: int, rng: np.random.Generator)
 
 # Bump when a change to the renderer changes frames: cached frames of older versions are then
 # not read (they live in a differently named folder).
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 
 class SyntheticScenes(Dataset):
