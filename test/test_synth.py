@@ -365,3 +365,37 @@ def test_cache_dir_returns_the_rendered_frames_exactly(tmp_path):
     assert np.array_equal(cached[1].depth, plain[1].depth)
     with pytest.raises(ValueError, match="cache_dir"):
         plain.fill()
+
+
+def test_bending_a_street_moves_and_turns_everything_along_the_curve():
+    scene = Scene()
+    grey = scene.material(Material(colour=(0.5, 0.5, 0.5)))
+    scene.ground(grey)
+    scene.box((5.0, 0.0, -5.0), (8.0, 0.15, 35.0), grey)  # a 40 m pavement
+    scene.box((2.0, 0.0, 18.0), (4.0, 1.5, 22.0), grey, yaw=0.1, pivot=(3.0, 0.0, 20.0))
+    scene.contact_shadows.append((3.0, 20.0, 1.0, 2.0, 0.5))
+    road = synth._Road(np.random.default_rng(0), -3.0, 3.0, 3.0, None)
+    k = 0.004
+    synth._bend(scene, road, k)
+    pavement = [p for p in scene.primitives if p.kind != KIND_GROUND and p.hi[1] < 0.2]
+    assert len(pavement) == 5  # cut into 8 m pieces
+    for piece in pavement:
+        z = piece.pivot[2]
+        assert piece.pivot[0] == pytest.approx(6.5 + k * z * z)
+        assert piece.yaw == pytest.approx(math.atan(2 * k * z))
+        assert piece.hi[2] - piece.lo[2] == pytest.approx(8.0)
+    car = scene.primitives[-1]
+    assert car.pivot == pytest.approx([3.0 + k * 400.0, 0.0, 20.0])
+    assert car.yaw == pytest.approx(0.1 + math.atan(2 * k * 20.0))
+    assert scene.contact_shadows[0][0] == pytest.approx(3.0 + k * 400.0)
+    # The road and its markings follow: the bent road at (x + k z^2, z) looks like the
+    # straight one at (x, z).
+    straight = synth._Road(np.random.default_rng(0), -3.0, 3.0, 3.0, None)
+    x = np.linspace(-6.0, 6.0, 97, dtype=np.float32)
+    z = np.full_like(x, 30.0)
+    footprint = np.full_like(x, 0.01)
+    bent = road(x + np.float32(k) * z * z, z, footprint)
+    flat = straight(x, z, footprint)
+    for a, b in zip(bent, flat):
+        assert a == pytest.approx(b, abs=2e-3)
+    assert not np.allclose(road(x, z, footprint)[0], flat[0], atol=2e-3)  # unshifted differs

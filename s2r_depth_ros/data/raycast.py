@@ -857,14 +857,15 @@ def _window_table(scene: Scene, table: dict[str, np.ndarray]) -> dict[str, np.nd
         length = prim.hi[2] - prim.lo[2]
         columns = max(math.floor(length / spacing), 1)
         has[number] = True
-        grid["origin"][number] = prim.lo[2] + (length - columns * spacing) * 0.5
+        # (World coordinates: a turned facade's grid follows it only approximately.)
+        grid["origin"][number] = prim.pivot[2] + prim.lo[2] + (length - columns * spacing) * 0.5
         grid["spacing"][number] = spacing
         grid["columns"][number] = columns
         grid["floor"][number] = floor_h
-        grid["ground"][number] = prim.lo[1] + ground_floor
+        grid["ground"][number] = prim.pivot[1] + prim.lo[1] + ground_floor
         grid["half_w"][number] = width_frac * 0.5
         grid["half_h"][number] = height_frac * 0.5
-        grid["top"][number] = prim.hi[1] - 0.6 * floor_h
+        grid["top"][number] = prim.pivot[1] + prim.hi[1] - 0.6 * floor_h
         grid["area"][number] = width_frac * height_frac * 0.6
     grid["has"] = has
     prim_material = np.array([0] + [p.material + 1 for p in scene.primitives])

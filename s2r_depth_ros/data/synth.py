@@ -16,6 +16,7 @@ returned intrinsics are those of the rendered image). A frame is a pure function
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -25,6 +26,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from .raycast import (
+    KIND_BOX,
+    KIND_GROUND,
+    KIND_INSIDE_BOX,
     PATTERN_BRICKS,
     PATTERN_CHECKER,
     PATTERN_NOISE,
@@ -181,10 +185,13 @@ class _Road:
         self.offset = rng.uniform(0, 10)
         self.noise_scale = rng.uniform(6.0, 20.0)
         self.patches = rng.uniform(0.0, 0.12)  # repaired-asphalt patchiness
+        self.bend = 0.0  # curvature of a curved street, see _bend
         lanes = int(round((right - left) / lane))
         self.dividers = np.array([left + lane * k for k in range(1, lanes)], np.float32)
 
     def __call__(self, x: np.ndarray, z: np.ndarray, footprint: np.ndarray) -> list[np.ndarray]:
+        if self.bend:
+            x = x - np.float32(self.bend) * z * z  # back to the straight street's frame
         on_road = (x > self.left) & (x < self.right)
         in_crossing = None
         if self.crossing is not None:
@@ -525,6 +532,42 @@ def _street_furniture(scene: Scene, rng: np.random.Generator, edges, kerbs,
             scene.box((fx - 0.03, 0.0, z0), (fx + 0.03, fence_h, z1), materials["fence"])
 
 
+SEGMENT = 8.0  # metres: long boxes are cut into pieces this long before a street is bent
+
+
+def _bend(scene: Scene, road: _Road, k: float) -> None:
+    """Curve a straight street: whatever stood at (x, z) moves to x + k z^2, turned along.
+
+    The curve's radius is 1 / 2k at the camera, which stands where it starts (z = 0).
+    """
+    road.bend = k
+    pieces = []
+    for prim in scene.primitives:
+        if prim.kind == KIND_BOX and prim.yaw == 0.0 and prim.hi[2] - prim.lo[2] > SEGMENT:
+            # A long box (pavement, hedge, fence, long facade) becomes a chain of pieces.
+            starts = np.arange(prim.lo[2], prim.hi[2], SEGMENT)
+            for z0 in starts:
+                piece = dataclasses.replace(prim, lo=prim.lo.copy(), hi=prim.hi.copy())
+                piece.lo[2], piece.hi[2] = z0, min(z0 + SEGMENT, prim.hi[2])
+                pieces.append(piece)
+        else:
+            pieces.append(prim)
+    for prim in pieces:
+        if prim.kind in (KIND_GROUND, KIND_INSIDE_BOX):
+            continue
+        if prim.yaw == 0.0 and not prim.pivot.any():
+            ref = (prim.lo + prim.hi) / 2  # turn about the primitive's own centre
+            ref[1] = 0.0
+            prim.lo, prim.hi, prim.centre = prim.lo - ref, prim.hi - ref, prim.centre - ref
+            prim.pivot = ref
+        z = prim.pivot[2]
+        prim.pivot = prim.pivot + np.array([k * z * z, 0.0, 0.0])
+        prim.yaw += math.atan(2 * k * z)
+    scene.primitives = pieces
+    scene.contact_shadows = [(x + k * z * z, z, rx, rz, strength)
+                             for x, z, rx, rz, strength in scene.contact_shadows]
+
+
 def _parked_yaw(rng: np.random.Generator) -> float:
     """Parked cars are mostly square to the kerb, some a little askew, some facing back."""
     yaw = 0.0 if rng.random() < 0.5 else math.radians(rng.normal(0, 2.5))
@@ -674,6 +717,10 @@ def _outdoor_scene(rng: np.random.Generator, height: int, width: int
     if rng.random() < 0.3:
         x = (left + 0.8) if rng.random() < 0.5 else (right - 0.8)
         _cyclist(scene, rng, x, rng.uniform(5.0, 35.0), materials)
+    if crossing is None and rng.random() < 0.3:
+        # A curved street: radius 60-400 m, bending left or right.
+        radius = math.exp(rng.uniform(math.log(60.0), math.log(400.0)))
+        _bend(scene, road, (1 if rng.random() < 0.5 else -1) / (2 * radius))
     return scene, camera
 
 
@@ -1280,7 +1327,7 @@ def render_scene(domain: str, height: int, width: int, rng: np.random.Generator)
 
 # Bump when a change to the renderer changes frames: cached frames of older versions are then
 # not read (they live in a differently named folder).
-RENDER_VERSION = 3
+RENDER_VERSION = 4
 
 
 class SyntheticScenes(Dataset):
