@@ -356,7 +356,13 @@ def _person(scene: Scene, rng: np.random.Generator, x: float, z: float, clothes:
     scene.ellipsoid((x, legs + torso * 0.5, z), (0.22, torso * 0.55, 0.14), top,
                     (x - 0.22, legs - 0.02, z - 0.14), (x + 0.22, legs + torso, z + 0.14),
                     yaw=yaw, pivot=pivot)
+    # Arms hang at the sides, a neck joins the head.
+    arm_x = 0.22 + 0.05
+    for side in (-1, 1):
+        scene.cylinder(1, (x + side * arm_x, legs + torso * 0.45, z), 0.045, torso * 0.5, top,
+                       yaw=yaw, pivot=pivot)
     head = tall * 0.065
+    scene.cylinder(1, (x, legs + torso + head * 0.6, z), 0.055, head * 0.7, skin, casts=False)
     scene.ellipsoid((x, tall - head, z), (head * 0.85, head, head * 0.95), skin)
     scene.contact_shadows.append((x, z, 0.35, 0.35, 0.5))
 
@@ -1327,7 +1333,7 @@ def render_scene(domain: str, height: int, width: int, rng: np.random.Generator)
 
 # Bump when a change to the renderer changes frames: cached frames of older versions are then
 # not read (they live in a differently named folder).
-RENDER_VERSION = 4
+RENDER_VERSION = 5
 
 
 class SyntheticScenes(Dataset):
