@@ -151,6 +151,8 @@ def test_rendered_depth_matches_the_returned_intrinsics(domain):
         sample = render_scene(domain, H, W, frame_rng(3, i))
         assert (sample.fx, sample.fy, sample.cx, sample.cy) == (camera.fx, camera.fy,
                                                                 camera.cx, camera.cy)
+        if scene.ground_curve:
+            continue  # a dip or crest ahead: see the sloped-ground test
         rolled += camera.roll != 0.0
         _, index, _ = cast(scene, camera, Rays(camera))
         floor = {n + 1 for n, p in enumerate(scene.primitives)
@@ -167,6 +169,34 @@ def test_rendered_depth_matches_the_returned_intrinsics(domain):
             checked += 1
     assert checked >= 6
     assert rolled >= 1  # some frames have a rolled camera, and the check covers them
+
+
+@pytest.mark.parametrize("curve", [0.002, -0.002])
+def test_depth_of_a_dipping_or_cresting_road(curve):
+    # Ground Y = curve Z^2 under a level camera: the ray (x, y, 1) meets it where
+    # h - y t = curve t^2 (camera z-depth t), solved here independently of the renderer.
+    height, width, cam_h = 60, 90, 1.6
+    scene = Scene(max_depth=80.0, ground_curve=curve)
+    scene.ground(scene.material(Material(colour=(0.5, 0.5, 0.5))))
+    camera = Camera(position=(0.0, cam_h, 0.0), pitch=0.0, yaw=0.0, fx=70.0, fy=70.0,
+                    cx=44.5, cy=29.5, height=height, width=width)
+    _, depth, sky = render(scene, camera)
+    checked = 0
+    for row in range(height):
+        down = (row - camera.cy) / camera.fy  # the ray drops this much per metre of z
+        roots = np.roots([curve, down, -cam_h])
+        roots = roots[np.isreal(roots) & (roots.real > 0)].real
+        if not len(roots):
+            assert sky[row].all()  # over the crest: nothing is hit
+            continue
+        expected = min(roots.min(), 80.0)
+        assert depth[row, 45] == pytest.approx(expected, rel=1e-4)
+        checked += 1
+    assert checked >= 20
+    if curve > 0:
+        assert not sky[30:].any()  # a dip ahead rises into view below the horizon
+    else:
+        assert sky[30:33].all()  # just below the horizon the rays pass over the crest
 
 
 def test_camera_ranges_are_realistic():
@@ -260,11 +290,14 @@ def test_street_scene_statistics_are_at_real_scale():
         scene, camera = synth._outdoor_scene(frame_rng(6, i), H, W)
         parts: dict[str, list] = {}
         for prim in scene.primitives:
-            parts.setdefault(prim.label, []).append(prim.world_bounds())
+            lo, hi = prim.world_bounds()
+            # Heights above the ground under the primitive (roads may dip or crest).
+            ground = scene.ground_curve * ((lo[2] + hi[2]) / 2) ** 2
+            parts.setdefault(prim.label, []).append((lo - [0, ground, 0], hi - [0, ground, 0]))
         cars = parts.get("car", [])
         assert cars, "every street has cars"
         tops = [hi[1] for _, hi in cars]
-        assert max(tops) <= 3.6 and min(lo[1] for lo, _ in cars) >= 0.0
+        assert max(tops) <= 3.6 and min(lo[1] for lo, _ in cars) >= -0.05
         # Every part of a car, in the car's own (unturned) frame, is at most 2.6 m wide
         # and 10 m long.
         for prim in scene.primitives:

@@ -177,6 +177,8 @@ class Scene:
     contact_shadows: list = field(default_factory=list)
     # The label given to primitives added from now on (see Primitive.label).
     label: str = ""
+    # The ground is Y = ground_curve * Z^2 (0: flat): a road dipping or cresting ahead.
+    ground_curve: float = 0.0
 
     def material(self, material: Material) -> int:
         """Register a material, return its index."""
@@ -431,7 +433,7 @@ def cast(scene: Scene, camera: Camera, rays: Rays
         if not prim.visible:
             continue
         if prim.kind == KIND_GROUND:
-            t_row = np.where(rays.dy < 0, (-origin[1]) * rays.inv[1], FAR).astype(F32)
+            t_row = _ground_hits(scene.ground_curve, origin, rays)
             hit = t_row < zbuf
             np.copyto(zbuf, t_row, where=hit)
             np.copyto(index, number + 1, where=hit)
@@ -453,6 +455,27 @@ def cast(scene: Scene, camera: Camera, rays: Rays
         np.copyto(index[rows, cols], number + 1, where=hit)
         np.copyto(faces[rows, cols], face, where=hit)
     return zbuf, index, faces
+
+
+def _ground_hits(curve: float, origin: np.ndarray, rays: Rays) -> np.ndarray:
+    """Ray parameter (z-depth) where each ray meets the ground Y = curve * Z^2 (FAR: never)."""
+    if curve == 0.0:
+        return np.where(rays.dy < 0, (-origin[1]) * rays.inv[1], FAR).astype(F32)
+    # curve (oz + t dz)^2 - (oy + t dy) = 0, solved stably for its smallest positive root.
+    dy, dz = rays.dy.astype(np.float64), rays.dz.astype(np.float64)
+    a = curve * dz * dz
+    b = 2.0 * curve * origin[2] * dz - dy
+    c = curve * origin[2] ** 2 - origin[1]
+    disc = b * b - 4.0 * a * c
+    root = np.sqrt(np.maximum(disc, 0.0))
+    q = -0.5 * (b + np.where(b >= 0, root, -root))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(np.abs(a) > 1e-12, q / a, np.inf)
+        t2 = np.where(np.abs(q) > 1e-12, c / q, np.inf)
+    t1 = np.where(t1 > NEAR, t1, np.inf)
+    t2 = np.where(t2 > NEAR, t2, np.inf)
+    t = np.where(disc >= 0, np.minimum(t1, t2), np.inf)
+    return np.minimum(t, FAR).astype(F32)
 
 
 def _prim_table(scene: Scene) -> dict[str, np.ndarray]:
@@ -500,6 +523,13 @@ def surface_normals(scene: Scene, points: tuple, rays: Rays, index: np.ndarray,
         nx[band] = cos * n0 + sin * n2
         nz[band] = -sin * n0 + cos * n2
     normals = np.stack([nx, ny, nz]).astype(F32)  # flat normals: unit length already
+    if scene.ground_curve:
+        ground = np.isin(index, [n + 1 for n, p in enumerate(scene.primitives)
+                                 if p.kind == KIND_GROUND])
+        slope = F32(-2.0 * scene.ground_curve) * points[2]
+        inv_len = 1.0 / np.sqrt(1.0 + slope * slope)
+        np.copyto(normals[1], inv_len, where=ground)
+        np.copyto(normals[2], slope * inv_len, where=ground)
     pick = np.flatnonzero(faces == FACE_CURVED)
     if len(pick):
         idx = np.take(index, pick)
@@ -556,10 +586,12 @@ def shadow_mask(scene: Scene, camera: Camera, points: tuple, index: np.ndarray,
     sun = sun_direction(scene)
     if sun[1] <= 0.02:
         return lit
+    # The lowest ground a shadow can fall on (a road dipping away ahead).
+    floor = min(0.0, scene.ground_curve * (1.2 * scene.max_depth) ** 2)
     lows, highs = [], []
     for prim in casters:
         lo, hi = prim.world_bounds()
-        shift = -sun * (max(hi[1], 0.0) / sun[1])  # takes the top down to Y = 0
+        shift = -sun * (max(hi[1] - floor, 0.0) / sun[1])  # takes the top down to the floor
         lows.append(np.minimum(lo, lo + shift))
         highs.append(np.maximum(hi, hi + shift))
     lows, highs = np.array(lows), np.array(highs)
@@ -629,10 +661,9 @@ def contact_occlusion(scene: Scene, camera: Camera, points: tuple) -> np.ndarray
     if not scene.contact_shadows:
         return ao
     blobs = np.array(scene.contact_shadows, float)  # x, z, rx, rz, strength
-    count = len(blobs)
-    lo = np.stack([blobs[:, 0] - blobs[:, 2], np.zeros(count), blobs[:, 1] - blobs[:, 3]], 1)
-    hi = np.stack([blobs[:, 0] + blobs[:, 2], np.full(count, 0.05),
-                   blobs[:, 1] + blobs[:, 3]], 1)
+    ground_y = scene.ground_curve * blobs[:, 1] ** 2
+    lo = np.stack([blobs[:, 0] - blobs[:, 2], ground_y - 0.3, blobs[:, 1] - blobs[:, 3]], 1)
+    hi = np.stack([blobs[:, 0] + blobs[:, 2], ground_y + 0.3, blobs[:, 1] + blobs[:, 3]], 1)
     rects, _ = screen_rects(camera, lo, hi)
     for k, (x, z, rx, rz, strength) in enumerate(blobs):
         r0, r1, c0, c1 = rects[k]
@@ -641,7 +672,8 @@ def contact_occlusion(scene: Scene, camera: Camera, points: tuple) -> np.ndarray
         rows, cols = slice(r0, r1), slice(c0, c1)
         px, py, pz = (p[rows, cols] for p in points)
         r2 = ((px - F32(x)) * F32(1 / rx)) ** 2 + ((pz - F32(z)) * F32(1 / rz)) ** 2
-        weight = np.clip(1.0 - r2, 0.0, 1.0) * (py < 0.05)
+        on_ground = py - F32(scene.ground_curve) * pz * pz < 0.05
+        weight = np.clip(1.0 - r2, 0.0, 1.0) * on_ground
         ao[rows, cols] *= 1.0 - F32(strength) * weight * weight
     return ao
 

@@ -136,7 +136,7 @@ def _camera_effects(rng: np.random.Generator, image: np.ndarray, sky: np.ndarray
     image = image.copy()
     if outdoor and sky.any():
         image[sky] *= np.float32(rng.uniform(1.0, 1.5))  # skies are often blown out
-    image *= np.float32(np.exp(rng.normal(0.05, 0.3)))  # exposure
+    image *= np.float32(np.exp(rng.normal(-0.05, 0.25)))  # exposure
     if rng.random() < 0.6:
         yy = (np.arange(height, dtype=np.float32) - height / 2) / (0.5 * max(height, width))
         xx = (np.arange(width, dtype=np.float32) - width / 2) / (0.5 * max(height, width))
@@ -541,12 +541,15 @@ def _street_furniture(scene: Scene, rng: np.random.Generator, edges, kerbs,
 SEGMENT = 8.0  # metres: long boxes are cut into pieces this long before a street is bent
 
 
-def _bend(scene: Scene, road: _Road, k: float) -> None:
-    """Curve a straight street: whatever stood at (x, z) moves to x + k z^2, turned along.
+def _bend(scene: Scene, road: _Road, k: float, rise: float = 0.0) -> None:
+    """Curve a straight, flat street: (x, y, z) moves to (x + k z^2, y + rise z^2, z).
 
-    The curve's radius is 1 / 2k at the camera, which stands where it starts (z = 0).
+    Objects turn to follow the curve and stay upright. The curve's radius is 1 / 2k at the
+    camera, which stands where it starts (z = 0); the ground becomes Y = rise Z^2 (a dip or
+    a crest ahead).
     """
     road.bend = k
+    scene.ground_curve = rise
     pieces = []
     for prim in scene.primitives:
         if prim.kind == KIND_BOX and prim.yaw == 0.0 and prim.hi[2] - prim.lo[2] > SEGMENT:
@@ -561,14 +564,20 @@ def _bend(scene: Scene, road: _Road, k: float) -> None:
     for prim in pieces:
         if prim.kind in (KIND_GROUND, KIND_INSIDE_BOX):
             continue
+        lo, hi = prim.world_bounds()
+        z_part = (lo[2] + hi[2]) / 2  # each part of an object rests on the ground under it
         if prim.yaw == 0.0 and not prim.pivot.any():
             ref = (prim.lo + prim.hi) / 2  # turn about the primitive's own centre
             ref[1] = 0.0
             prim.lo, prim.hi, prim.centre = prim.lo - ref, prim.hi - ref, prim.centre - ref
             prim.pivot = ref
         z = prim.pivot[2]
-        prim.pivot = prim.pivot + np.array([k * z * z, 0.0, 0.0])
+        prim.pivot = prim.pivot + np.array([k * z * z, rise * z_part * z_part, 0.0])
         prim.yaw += math.atan(2 * k * z)
+        if rise and prim.kind == KIND_BOX and prim.lo[1] <= 0.01 + 1e-9:
+            # Standing on a slope: reach down to the lower end of the footprint.
+            half = (prim.hi[2] - prim.lo[2]) / 2
+            prim.lo = prim.lo - np.array([0.0, abs(2 * rise * z) * half + 0.02, 0.0])
     scene.primitives = pieces
     scene.contact_shadows = [(x + k * z * z, z, rx, rz, strength)
                              for x, z, rx, rz, strength in scene.contact_shadows]
@@ -723,10 +732,16 @@ def _outdoor_scene(rng: np.random.Generator, height: int, width: int
     if rng.random() < 0.3:
         x = (left + 0.8) if rng.random() < 0.5 else (right - 0.8)
         _cyclist(scene, rng, x, rng.uniform(5.0, 35.0), materials)
+    bend = rise = 0.0
     if crossing is None and rng.random() < 0.3:
         # A curved street: radius 60-400 m, bending left or right.
         radius = math.exp(rng.uniform(math.log(60.0), math.log(400.0)))
-        _bend(scene, road, (1 if rng.random() < 0.5 else -1) / (2 * radius))
+        bend = (1 if rng.random() < 0.5 else -1) / (2 * radius)
+    if rng.random() < 0.25:
+        # A dip or a crest ahead: up to +-5 m of height 80 m away.
+        rise = rng.uniform(-0.0008, 0.0008)
+    if bend or rise:
+        _bend(scene, road, bend, rise)
     return scene, camera
 
 
@@ -1333,7 +1348,7 @@ def render_scene(domain: str, height: int, width: int, rng: np.random.Generator)
 
 # Bump when a change to the renderer changes frames: cached frames of older versions are then
 # not read (they live in a differently named folder).
-RENDER_VERSION = 5
+RENDER_VERSION = 6
 
 
 class SyntheticScenes(Dataset):
