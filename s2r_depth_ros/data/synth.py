@@ -323,7 +323,10 @@ def _tree(scene: Scene, rng: np.random.Generator, x: float, z: float, bark: int,
     leaf = int(rng.choice(leaves))
     centre_y = height + crown * 0.8
     porosity = float(rng.uniform(0.1, 0.45))
-    for _ in range(int(rng.integers(3, 7) if not big else rng.integers(5, 9))):
+    parts = int(rng.integers(3, 7) if not big else rng.integers(5, 8))
+    if math.hypot(x, z) > 35.0:
+        parts = min(parts, 3)  # far away a few blobs look the same and cost less
+    for _ in range(parts):
         offset = rng.normal(0, crown * 0.35, 3)
         radii = crown * rng.uniform(0.45, 0.8, 3) * np.array([1.0, 0.8, 1.0])
         part = scene.ellipsoid((x + offset[0], centre_y + offset[1] * 0.6, z + offset[2]),
@@ -356,9 +359,10 @@ def _person(scene: Scene, rng: np.random.Generator, x: float, z: float, clothes:
     scene.ellipsoid((x, legs + torso * 0.5, z), (0.22, torso * 0.55, 0.14), top,
                     (x - 0.22, legs - 0.02, z - 0.14), (x + 0.22, legs + torso, z + 0.14),
                     yaw=yaw, pivot=pivot)
-    # Arms hang at the sides, a neck joins the head.
+    # Arms hang at the sides, a neck joins the head (near people only: far away a few
+    # pixels wide, they are not worth the primitives).
     arm_x = 0.22 + 0.05
-    for side in (-1, 1):
+    for side in (-1, 1) if math.hypot(x, z) < 25.0 else ():
         scene.cylinder(1, (x + side * arm_x, legs + torso * 0.45, z), 0.045, torso * 0.5, top,
                        yaw=yaw, pivot=pivot)
     head = tall * 0.065
@@ -450,14 +454,24 @@ def _building(scene: Scene, rng: np.random.Generator, side: int, front: float, z
         reach = rng.uniform(0.8, 1.4)
         rail = int(rng.choice([material, extras["metal"]]))
         pick = rng.random(columns) < 0.5
+        # Runs of neighbouring balconies are one slab (as continuous balconies are; and far
+        # away, fewer boxes).
+        runs = []
+        for col in np.flatnonzero(pick):
+            if runs and runs[-1][1] == col:
+                runs[-1][1] = col + 1
+            else:
+                runs.append([col, col + 1])
+        if rng.random() < 0.3 or abs(z) > 45.0:
+            runs = [[0, columns]]
         first = body_bottom + windows[4] if not shop else body_bottom
         floor = first + floor_h
         while floor < height - floor_h * 0.8:
-            for col in np.flatnonzero(pick):
-                bz = origin + col * spacing + spacing * 0.1
-                scene.box((min(near_x, near_x - side * reach), floor - 0.15, bz),
-                          (max(near_x, near_x - side * reach), floor + 0.9, bz + spacing * 0.8),
-                          rail)
+            for c0, c1 in runs:
+                bz0 = origin + c0 * spacing + spacing * 0.1
+                bz1 = origin + c1 * spacing - spacing * 0.1
+                scene.box((min(near_x, near_x - side * reach), floor - 0.15, bz0),
+                          (max(near_x, near_x - side * reach), floor + 0.9, bz1), rail)
             floor += floor_h
 
 
@@ -669,7 +683,7 @@ def _outdoor_scene(rng: np.random.Generator, height: int, width: int
         _tree(scene, rng, side * lateral, tz, materials["bark"], materials["leaves"])
     if style != "rural" and rng.random() < 0.4:
         # An avenue: big trees at regular spacing along the kerbs, canopies over the road.
-        spacing = rng.uniform(7.0, 14.0)
+        spacing = rng.uniform(8.0, 15.0)
         for side, edge in ((-1, road_left), (1, road_right)):
             if rng.random() < 0.2:
                 continue
@@ -1348,7 +1362,7 @@ def render_scene(domain: str, height: int, width: int, rng: np.random.Generator)
 
 # Bump when a change to the renderer changes frames: cached frames of older versions are then
 # not read (they live in a differently named folder).
-RENDER_VERSION = 6
+RENDER_VERSION = 7
 
 
 class SyntheticScenes(Dataset):
