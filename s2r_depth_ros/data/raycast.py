@@ -13,16 +13,18 @@ layer of overlapping objects.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 NEAR = 0.05  # metres; hits closer than this are ignored
 F32 = np.float32
 
 PATTERN_NOISE, PATTERN_STRIPES, PATTERN_CHECKER, PATTERN_BRICKS = range(4)
-KIND_BOX, KIND_INSIDE_BOX, KIND_SPHERE, KIND_GROUND = range(4)
+KIND_BOX, KIND_INSIDE_BOX, KIND_QUADRIC, KIND_GROUND = range(4)
 
 
 def _noise_tile(size: int = 256, seed: int = 20210401) -> np.ndarray:
@@ -62,7 +64,7 @@ def noise(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float, offset: int =
 
 @dataclass
 class Camera:
-    """A pinhole camera without roll: position, pitch (down positive), yaw (right positive)."""
+    """A pinhole camera: position, pitch (down positive), yaw (right positive), roll."""
 
     position: tuple[float, float, float]
     pitch: float
@@ -73,9 +75,10 @@ class Camera:
     cy: float
     height: int
     width: int
+    roll: float = 0.0
 
     def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """World directions of the camera's right, down and forward axes."""
+        """World directions of the camera's right, down and forward axes (before roll)."""
         sp, cp = math.sin(self.pitch), math.cos(self.pitch)
         sy, cy = math.sin(self.yaw), math.cos(self.yaw)
         right = np.array([cy, 0.0, -sy])
@@ -103,12 +106,51 @@ class Material:
 
 @dataclass
 class Primitive:
-    """A box (min/max corners), the inside of a box, a sphere, or the ground plane Y = 0."""
+    """One piece of geometry, in its own frame: ``world = pivot + R(yaw) @ local``.
+
+    ``lo``/``hi`` bound the primitive in its frame. A box is that box; the inside of a box is
+    seen from within (rooms); a quadric is the axis-aligned ellipsoid (``centre``, ``radii``;
+    an infinite radius makes a cylinder along that axis) cut by the box, so the cut faces are
+    flat (wheels, trunks, rounded car bodies, canopies); the ground is the plane Y = 0.
+    Invisible primitives only cast shadows (cheap stand-ins for detailed objects).
+    """
 
     kind: int
     lo: np.ndarray
     hi: np.ndarray
     material: int
+    centre: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    radii: np.ndarray = field(default_factory=lambda: np.full(3, np.inf))
+    yaw: float = 0.0
+    pivot: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    visible: bool = True
+    casts: bool = True
+    label: str = ""  # what the primitive is part of ("car", "tree", ...), for tests and stats
+    porosity: float = 0.0  # share of the sunlight let through in patches (leafy canopies)
+
+    def inv_radii(self) -> np.ndarray:
+        """1 / radius per axis, 0 along a cylinder's axis."""
+        cached = self.__dict__.get("_inv_radii")
+        if cached is None:
+            r = self.radii
+            cached = np.where(np.isfinite(r), 1.0 / np.maximum(np.where(np.isfinite(r), r, 1.0),
+                                                               1e-9), 0.0)
+            self.__dict__["_inv_radii"] = cached
+        return cached
+
+    def world_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The world-frame axis-aligned bounds of the primitive."""
+        if self.yaw == 0.0:
+            return self.pivot + self.lo, self.pivot + self.hi
+        corners = np.where(_CORNER_PICK, self.hi[None], self.lo[None])
+        world = self.pivot + corners @ _yaw_matrix(self.yaw).T
+        return world.min(axis=0), world.max(axis=0)
+
+
+def _yaw_matrix(yaw: float) -> np.ndarray:
+    """Local -> world rotation about Y (positive yaw turns +Z towards +X, like the camera)."""
+    s, c = math.sin(yaw), math.cos(yaw)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
 @dataclass
@@ -127,61 +169,119 @@ class Scene:
     sky_horizon: tuple[float, float, float] = (0.8, 0.85, 0.9)
     cloudiness: float = 0.3
     max_depth: float = 80.0
+    shadows: bool = True
     # callable(x, z, footprint) -> [r, g, b] arrays: the colour of the ground plane
     ground_shader: object = None
+    # Soft dark ellipses on the ground (x, z, radius x, radius z, strength): the ambient
+    # occlusion under cars, trees and furniture that every real photo shows.
+    contact_shadows: list = field(default_factory=list)
+    # The label given to primitives added from now on (see Primitive.label).
+    label: str = ""
+    # The ground is Y = ground_curve * Z^2 (0: flat): a road dipping or cresting ahead.
+    ground_curve: float = 0.0
 
     def material(self, material: Material) -> int:
         """Register a material, return its index."""
         self.materials.append(material)
         return len(self.materials) - 1
 
-    def box(self, lo, hi, material: int) -> None:
-        """Add an axis-aligned box from corner ``lo`` to corner ``hi``."""
+    def _add(self, prim: Primitive, yaw: float = 0.0, pivot=None) -> Primitive:
+        prim.yaw = float(yaw)
+        prim.label = self.label
+        if pivot is not None:
+            # Geometry is given in world coordinates of the unrotated object; rotate about pivot.
+            p = np.asarray(pivot, float)
+            prim.pivot = p
+            prim.lo, prim.hi, prim.centre = prim.lo - p, prim.hi - p, prim.centre - p
+        self.primitives.append(prim)
+        return prim
+
+    def box(self, lo, hi, material: int, yaw: float = 0.0, pivot=None, visible: bool = True,
+            casts: bool = True) -> Primitive:
+        """Add a box from corner ``lo`` to corner ``hi`` (turned by ``yaw`` about ``pivot``)."""
         lo_arr, hi_arr = np.asarray(lo, float), np.asarray(hi, float)
-        self.primitives.append(Primitive(KIND_BOX, np.minimum(lo_arr, hi_arr),
-                                         np.maximum(lo_arr, hi_arr), material))
+        prim = Primitive(KIND_BOX, np.minimum(lo_arr, hi_arr), np.maximum(lo_arr, hi_arr),
+                         material, visible=visible, casts=casts)
+        return self._add(prim, yaw, pivot)
 
-    def room(self, lo, hi, material: int) -> None:
-        """Add a box seen from inside (walls, floor, ceiling)."""
-        self.primitives.append(Primitive(KIND_INSIDE_BOX, np.asarray(lo, float),
-                                         np.asarray(hi, float), material))
+    def room(self, lo, hi, material: int) -> Primitive:
+        """Add a box seen from inside (walls, floor, ceiling); it casts no shadow."""
+        prim = Primitive(KIND_INSIDE_BOX, np.asarray(lo, float), np.asarray(hi, float),
+                         material, casts=False)
+        return self._add(prim)
 
-    def sphere(self, centre, radius: float, material: int) -> None:
-        """Add a sphere (stored as centre in ``lo`` and radius in ``hi[0]``)."""
-        self.primitives.append(Primitive(KIND_SPHERE, np.asarray(centre, float),
-                                         np.array([radius, 0.0, 0.0]), material))
+    def ellipsoid(self, centre, radii, material: int, clip_lo=None, clip_hi=None,
+                  yaw: float = 0.0, pivot=None, casts: bool = True) -> Primitive:
+        """Add an axis-aligned ellipsoid, optionally cut by the box ``clip_lo``..``clip_hi``.
 
-    def ground(self, material: int) -> None:
+        A radius of ``inf`` makes an elliptic cylinder along that axis (the clip box then
+        gives its length).
+        """
+        c, r = np.asarray(centre, float), np.asarray(radii, float)
+        finite = np.where(np.isfinite(r), r, 1e4)
+        lo, hi = c - finite, c + finite
+        if clip_lo is not None:
+            lo = np.maximum(lo, np.asarray(clip_lo, float))
+        if clip_hi is not None:
+            hi = np.minimum(hi, np.asarray(clip_hi, float))
+        prim = Primitive(KIND_QUADRIC, lo, hi, material, centre=c, radii=r, casts=casts)
+        return self._add(prim, yaw, pivot)
+
+    def sphere(self, centre, radius: float, material: int, casts: bool = True) -> Primitive:
+        """Add a sphere."""
+        return self.ellipsoid(centre, (radius, radius, radius), material, casts=casts)
+
+    def cylinder(self, axis: int, centre, radius: float, half_length: float, material: int,
+                 yaw: float = 0.0, pivot=None, casts: bool = True) -> Primitive:
+        """Add a round cylinder along world axis ``axis`` (0 X, 1 Y, 2 Z) with flat caps."""
+        radii = np.full(3, float(radius))
+        radii[axis] = np.inf
+        c = np.asarray(centre, float)
+        lo, hi = c - radius, c + radius
+        lo[axis], hi[axis] = c[axis] - half_length, c[axis] + half_length
+        return self.ellipsoid(c, radii, material, lo, hi, yaw=yaw, pivot=pivot, casts=casts)
+
+    def ground(self, material: int) -> Primitive:
         """Add the infinite ground plane Y = 0."""
-        self.primitives.append(Primitive(KIND_GROUND, np.zeros(3), np.zeros(3), material))
+        prim = Primitive(KIND_GROUND, np.zeros(3), np.zeros(3), material, casts=False)
+        return self._add(prim)
 
 
 class Rays:
-    """Per-pixel ray directions of a camera, kept in broadcastable (H,1)/(1,W) form if possible."""
+    """Per-pixel ray directions of a camera, kept in broadcastable (H,1)/(1,W) form if possible.
+
+    Rays are scaled so that their camera-frame z is 1 (the ray parameter is the z-depth).
+    """
 
     def __init__(self, camera: Camera) -> None:
         cam = camera
         xc = ((np.arange(cam.width, dtype=np.float64) - cam.cx) / cam.fx)[None, :]
         yc = ((np.arange(cam.height, dtype=np.float64) - cam.cy) / cam.fy)[:, None]
+        if cam.roll != 0.0:
+            # Roll turns the image about the optical axis: directions become full arrays.
+            sr, cr = math.sin(cam.roll), math.cos(cam.roll)
+            xc, yc = xc * cr - yc * sr, xc * sr + yc * cr
         sp, cp = math.sin(cam.pitch), math.cos(cam.pitch)
         sy, cy = math.sin(cam.yaw), math.cos(cam.yaw)
-        along = cp - yc * sp  # forward component in the yaw-free frame, (H, 1)
-        self.dy = (-yc * cp - sp).astype(F32)
+        along = cp - yc * sp  # forward component in the yaw-free frame
+        dy = -yc * cp - sp
         if cam.yaw == 0.0:
-            self.dx = xc.astype(F32)
-            self.dz = along.astype(F32)
+            dx, dz = xc, along
         else:
-            self.dx = (xc * cy + along * sy).astype(F32)
-            self.dz = (-xc * sy + along * cy).astype(F32)
-        self.inv = [self._inverse(d) for d in (self.dx, self.dy, self.dz)]
+            dx, dz = xc * cy + along * sy, -xc * sy + along * cy
+        shape = (cam.height, cam.width)
+        if cam.roll != 0.0:
+            dx, dy, dz = (np.broadcast_to(d, shape) for d in (dx, dy, dz))
+        self.dx, self.dy, self.dz = (np.ascontiguousarray(d, dtype=F32) for d in (dx, dy, dz))
+        self.inv = [_inverse(d) for d in (self.dx, self.dy, self.dz)]
         self.norm2 = self.dx * self.dx + self.dy * self.dy + self.dz * self.dz  # (H, W)
         self.norm = np.sqrt(self.norm2)
-        self.shape = (cam.height, cam.width)
+        self.shape = shape
 
-    @staticmethod
-    def _inverse(d: np.ndarray) -> np.ndarray:
-        safe = np.where(np.abs(d) < 1e-9, np.where(d < 0, -1e-9, 1e-9), d)
-        return (1.0 / safe).astype(F32)
+
+def _inverse(d: np.ndarray) -> np.ndarray:
+    safe = np.where(np.abs(d) < 1e-9, np.where(d < 0, -1e-9, 1e-9), d)
+    return (1.0 / safe).astype(F32)
 
 
 def _window(array: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
@@ -197,7 +297,7 @@ _CORNER_PICK = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 
 
 def screen_rects(camera: Camera, lo: np.ndarray, hi: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel rectangles (r0, r1, c0, c1) covering N boxes, and each box's nearest z.
+    """Pixel rectangles (r0, r1, c0, c1) covering N world boxes, and each box's nearest z.
 
     An invisible box gets an empty rectangle (r0 >= r1).
 
@@ -208,6 +308,11 @@ def screen_rects(camera: Camera, lo: np.ndarray, hi: np.ndarray
     corners = np.where(_CORNER_PICK[None], hi[:, None, :], lo[:, None, :])  # (N, 8, 3)
     basis = np.stack(camera.axes(), axis=1)  # columns: right, down, forward
     cam = (corners - np.asarray(camera.position)) @ basis
+    if camera.roll != 0.0:
+        # Image coordinates of the rolled camera: rotate (x, y) by -roll.
+        sr, cr = math.sin(camera.roll), math.cos(camera.roll)
+        x, y = cam[..., 0].copy(), cam[..., 1].copy()
+        cam[..., 0], cam[..., 1] = x * cr + y * sr, -x * sr + y * cr
     z = cam[..., 2]
     in_front = z > NEAR
     rects = np.zeros((count, 4), np.int64)
@@ -239,37 +344,100 @@ def screen_rects(camera: Camera, lo: np.ndarray, hi: np.ndarray
     return rects, nearest
 
 
-# Values of the per-pixel surface-axis buffer.
-AXIS_X, AXIS_Y, AXIS_Z, AXIS_SPHERE = range(4)
 FAR = 1.0e4  # z-buffer value of pixels that hit nothing (finite keeps later arithmetic clean)
 
 
-def cast(scene: Scene, camera: Camera, rays: Rays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z-buffer every primitive.
+def _local_rays(prim: Primitive, origin, d: tuple, inv: tuple | None):
+    """Ray origin (3 scalars or arrays), directions and inverse directions, primitive frame."""
+    o = [origin[a] - prim.pivot[a] for a in range(3)]
+    if prim.yaw == 0.0:
+        if inv is None:
+            inv = tuple(_inverse(np.asarray(x, F32)) for x in d)
+        return o, d, inv
+    s, c = math.sin(prim.yaw), math.cos(prim.yaw)
+    o = [c * o[0] - s * o[2], o[1], s * o[0] + c * o[2]]  # local = R^T world
+    dl = (F32(c) * d[0] - F32(s) * d[2], d[1], F32(s) * d[0] + F32(c) * d[2])
+    return o, dl, tuple(_inverse(np.asarray(x, F32)) for x in dl)
+
+
+# Which surface of a primitive a pixel sees: one of the box's slab axes, or the curved part.
+FACE_X, FACE_Y, FACE_Z, FACE_CURVED = range(4)
+
+
+def _intersect(prim: Primitive, o, d, inv, want_face: bool = True):
+    """Entry t, hit mask and face code (``FACE_*``; None unless ``want_face``) of rays.
+
+    All in the primitive's frame.
+    ``o`` holds 3 scalars or per-pixel arrays; ``d``/``inv`` 3 arrays that broadcast.
+    """
+    near_t = far_t = None
+    per_axis = []
+    inside = prim.kind == KIND_INSIDE_BOX
+    for axis in range(3):
+        ta = (prim.lo[axis] - o[axis]) * inv[axis]
+        tb = (prim.hi[axis] - o[axis]) * inv[axis]
+        lo_t, hi_t = np.minimum(ta, tb), np.maximum(ta, tb)
+        per_axis.append(hi_t if inside else lo_t)
+        near_t = lo_t if near_t is None else np.maximum(near_t, lo_t)
+        far_t = hi_t if far_t is None else np.minimum(far_t, hi_t)
+    if inside:
+        t, hit = far_t, far_t > NEAR
+    else:
+        t, hit = near_t, (near_t <= far_t) & (near_t > NEAR)
+    face = None
+    if want_face:
+        face = np.where(t == per_axis[0], np.int8(FACE_X),
+                        np.where(t == per_axis[1], np.int8(FACE_Y), np.int8(FACE_Z)))
+    if prim.kind != KIND_QUADRIC:
+        return t, hit, face
+    # Ellipsoid (or cylinder) in unit-sphere coordinates, then intersected with the box span.
+    inv_r = prim.inv_radii()
+    q = [(o[k] - prim.centre[k]) * inv_r[k] for k in range(3) if inv_r[k]]
+    e = [d[k] * F32(inv_r[k]) for k in range(3) if inv_r[k]]
+    a = sum(x * x for x in e)
+    b = sum(x * y for x, y in zip(q, e))
+    cc = sum(x * x for x in q) - 1.0
+    disc = b * b - a * cc
+    safe_a = np.maximum(a, F32(1e-12))
+    root = np.sqrt(np.maximum(disc, 0))
+    t0 = (-b - root) / safe_a
+    t1 = (-b + root) / safe_a
+    enter = np.maximum(t0, near_t)
+    hit = (disc > 0) & (enter <= np.minimum(t1, far_t)) & (enter > NEAR) & (near_t <= far_t)
+    if want_face:
+        face = np.where(t0 >= near_t, np.int8(FACE_CURVED), face)
+    return enter.astype(F32), hit, face
+
+
+def cast(scene: Scene, camera: Camera, rays: Rays
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z-buffer every visible primitive.
 
     Returns (z-depth, FAR where nothing is hit; primitive number + 1, 0 where nothing is
-    hit; axis of the surface normal, see ``AXIS_*``).
+    hit; the face code of the surface seen, see ``FACE_*``).
     """
     height, width = rays.shape
     zbuf = np.full((height, width), FAR, F32)
     index = np.zeros((height, width), np.int32)
-    axis_buf = np.zeros((height, width), np.int8)
+    faces = np.zeros((height, width), np.int8)
     origin = np.asarray(camera.position, float)
     prims = scene.primitives
     if not prims:
-        return zbuf, index, axis_buf
-    lo = np.array([p.lo if p.kind != KIND_SPHERE else p.lo - p.hi[0] for p in prims])
-    hi = np.array([p.hi if p.kind != KIND_SPHERE else p.lo + p.hi[0] for p in prims])
-    rects, nearest = screen_rects(camera, lo, hi)
+        return zbuf, index, faces
+    bounds = [p.world_bounds() for p in prims]
+    rects, nearest = screen_rects(camera, np.array([b[0] for b in bounds]),
+                                  np.array([b[1] for b in bounds]))
     # Front to back, so that hidden primitives are skipped by the occlusion test below.
     for number in np.argsort(nearest, kind="stable"):
         prim = prims[number]
+        if not prim.visible:
+            continue
         if prim.kind == KIND_GROUND:
-            t_row = np.where(rays.dy < 0, (-origin[1]) * rays.inv[1], FAR).astype(F32)
+            t_row = _ground_hits(scene.ground_curve, origin, rays)
             hit = t_row < zbuf
             np.copyto(zbuf, t_row, where=hit)
             np.copyto(index, number + 1, where=hit)
-            np.copyto(axis_buf, AXIS_Y, where=hit)
+            np.copyto(faces, np.int8(FACE_Y), where=hit)
             continue
         r0, r1, c0, c1 = rects[number]
         if r0 >= r1:
@@ -278,58 +446,236 @@ def cast(scene: Scene, camera: Camera, rays: Rays) -> tuple[np.ndarray, np.ndarr
         zb = zbuf[rows, cols]
         if prim.kind != KIND_INSIDE_BOX and nearest[number] >= zb.max():
             continue  # everything in its rectangle is already nearer
-        if prim.kind == KIND_SPHERE:
-            t = _sphere_hits(prim, origin, rays, rows, cols)
-            hit = t < zb
-            axis = AXIS_SPHERE
-        else:
-            near_t, far_t, axis_t = _slabs(prim, origin, rays, rows, cols)
-            if prim.kind == KIND_INSIDE_BOX:
-                t = far_t
-                hit = (far_t > NEAR) & (far_t < zb)
-                axis = _axis_of(far_t, axis_t[1])
-            else:
-                t = near_t
-                hit = (near_t <= far_t) & (near_t > NEAR) & (near_t < zb)
-                axis = _axis_of(near_t, axis_t[0])
+        d = tuple(_window(x, rows, cols) for x in (rays.dx, rays.dy, rays.dz))
+        inv = tuple(_window(x, rows, cols) for x in rays.inv)
+        o, dl, invl = _local_rays(prim, origin, d, inv)
+        t, hit, face = _intersect(prim, o, dl, invl)
+        hit &= t < zb
         np.copyto(zb, t, where=hit)
         np.copyto(index[rows, cols], number + 1, where=hit)
-        np.copyto(axis_buf[rows, cols], axis, where=hit)
-    return zbuf, index, axis_buf
+        np.copyto(faces[rows, cols], face, where=hit)
+    return zbuf, index, faces
 
 
-def _axis_of(t: np.ndarray, per_axis: list[np.ndarray]) -> np.ndarray:
-    """Which slab produced ``t`` (0, 1 or 2)."""
-    is_x = t == per_axis[0]
-    is_y = t == per_axis[1]
-    return np.where(is_x, np.int8(AXIS_X), np.where(is_y, np.int8(AXIS_Y), np.int8(AXIS_Z)))
+def _ground_hits(curve: float, origin: np.ndarray, rays: Rays) -> np.ndarray:
+    """Ray parameter (z-depth) where each ray meets the ground Y = curve * Z^2 (FAR: never)."""
+    if curve == 0.0:
+        return np.where(rays.dy < 0, (-origin[1]) * rays.inv[1], FAR).astype(F32)
+    # curve (oz + t dz)^2 - (oy + t dy) = 0, solved stably for its smallest positive root.
+    dy, dz = rays.dy.astype(np.float64), rays.dz.astype(np.float64)
+    a = curve * dz * dz
+    b = 2.0 * curve * origin[2] * dz - dy
+    c = curve * origin[2] ** 2 - origin[1]
+    disc = b * b - 4.0 * a * c
+    root = np.sqrt(np.maximum(disc, 0.0))
+    q = -0.5 * (b + np.where(b >= 0, root, -root))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(np.abs(a) > 1e-12, q / a, np.inf)
+        t2 = np.where(np.abs(q) > 1e-12, c / q, np.inf)
+    t1 = np.where(t1 > NEAR, t1, np.inf)
+    t2 = np.where(t2 > NEAR, t2, np.inf)
+    t = np.where(disc >= 0, np.minimum(t1, t2), np.inf)
+    return np.minimum(t, FAR).astype(F32)
 
 
-def _slabs(prim: Primitive, origin: np.ndarray, rays: Rays, rows: slice, cols: slice):
-    near_t = far_t = None
+def _prim_table(scene: Scene) -> dict[str, np.ndarray]:
+    """Per-primitive geometry for per-pixel lookups (row 0: nothing hit)."""
+    prims = scene.primitives
+    def column(values) -> np.ndarray:
+        return np.array([values[0] * 0] + values, F32)
+
+    table = {
+        "sin": column([math.sin(p.yaw) for p in prims]),
+        "cos": column([math.cos(p.yaw) for p in prims]),
+    }
+    table["cos"][0] = 1.0
+    for k, axis in enumerate("xyz"):
+        table["pivot_" + axis] = column([p.pivot[k] for p in prims])
+        table["centre_" + axis] = column([p.centre[k] for p in prims])
+        table["inv_r2_" + axis] = column([p.inv_radii()[k] ** 2 for p in prims])
+    return table
+
+
+def surface_normals(scene: Scene, points: tuple, rays: Rays, index: np.ndarray,
+                    faces: np.ndarray) -> np.ndarray:
+    """Unit world normals (3 x H x W, facing the camera) from the cast buffers.
+
+    Flat faces: the slab axis, turned by the primitive's yaw, against the ray. Curved faces:
+    the gradient of the ellipsoid at the hit point.
+    """
+    table = _prim_table(scene)
+    dx, dy, dz = rays.dx, rays.dy, rays.dz
+    fx = faces == FACE_X
+    fz = faces == FACE_Z
+    # Flat: local normal -sign(local ray) along the face's axis, then turned to the world
+    # (only where turned primitives are seen).
+    nx = -np.sign(dx) * fx
+    ny = -np.sign(dy) * (faces == FACE_Y)
+    nz = -np.sign(dz) * fz
+    turned = table["sin"] != 0
+    band = _rows_with(np.take(turned, index)) if turned.any() else None
+    if band is not None:
+        idx = index[band]
+        sin, cos = np.take(table["sin"], idx), np.take(table["cos"], idx)
+        bx, bz = _window(dx, band, slice(None)), _window(dz, band, slice(None))
+        n0 = -np.sign(cos * bx - sin * bz) * fx[band]
+        n2 = -np.sign(sin * bx + cos * bz) * fz[band]
+        nx[band] = cos * n0 + sin * n2
+        nz[band] = -sin * n0 + cos * n2
+    normals = np.stack([nx, ny, nz]).astype(F32)  # flat normals: unit length already
+    if scene.ground_curve:
+        ground = np.isin(index, [n + 1 for n, p in enumerate(scene.primitives)
+                                 if p.kind == KIND_GROUND])
+        slope = F32(-2.0 * scene.ground_curve) * points[2]
+        inv_len = 1.0 / np.sqrt(1.0 + slope * slope)
+        np.copyto(normals[1], inv_len, where=ground)
+        np.copyto(normals[2], slope * inv_len, where=ground)
+    pick = np.flatnonzero(faces == FACE_CURVED)
+    if len(pick):
+        idx = np.take(index, pick)
+
+        def per(key: str) -> np.ndarray:
+            return np.take(table[key], idx)
+
+        c, s = per("cos"), per("sin")
+        wx = np.take(points[0], pick) - per("pivot_x")
+        wy = np.take(points[1], pick) - per("pivot_y")
+        wz = np.take(points[2], pick) - per("pivot_z")
+        lx, lz = c * wx - s * wz, s * wx + c * wz
+        gx = (lx - per("centre_x")) * per("inv_r2_x")
+        gy = (wy - per("centre_y")) * per("inv_r2_y")
+        gz = (lz - per("centre_z")) * per("inv_r2_z")
+        curved = np.stack([c * gx + s * gz, gy, -s * gx + c * gz])
+        _normalise(curved)
+        flat = normals.reshape(3, -1)
+        flat[:, pick] = curved
+    return normals
+
+
+def _normalise(normals: np.ndarray) -> None:
+    length = np.sqrt((normals * normals).sum(axis=0))
+    normals /= np.maximum(length, F32(1e-6))
+
+
+def sun_direction(scene: Scene) -> np.ndarray:
+    """The unit vector towards the sun."""
+    sun = np.asarray(scene.sun, float)
+    return sun / np.linalg.norm(sun)
+
+
+def hit_points(camera: Camera, rays: Rays, zbuf: np.ndarray) -> tuple:
+    """World X, Y, Z of every pixel's surface point."""
+    o = camera.position
+    return (F32(o[0]) + zbuf * rays.dx, F32(o[1]) + zbuf * rays.dy,
+            F32(o[2]) + zbuf * rays.dz)
+
+
+def shadow_mask(scene: Scene, camera: Camera, points: tuple, index: np.ndarray,
+                normals: np.ndarray) -> np.ndarray:
+    """1 where a pixel's surface sees the sun, 0 where a casting primitive blocks it.
+
+    Shadow rays of a directional sun are parallel, so each caster is tested only on the
+    pixels whose surface point lies in the volume it can darken (its bounds swept away
+    from the sun down to the ground), found inside that volume's screen rectangle.
+    """
+    height, width = index.shape
+    lit = np.ones((height, width), F32)
+    casters = [p for p in scene.primitives if p.casts and p.kind in (KIND_BOX, KIND_QUADRIC)]
+    if not casters or not scene.shadows:
+        return lit
+    sun = sun_direction(scene)
+    if sun[1] <= 0.02:
+        return lit
+    # The lowest ground a shadow can fall on (a road dipping away ahead).
+    floor = min(0.0, scene.ground_curve * (1.2 * scene.max_depth) ** 2)
     lows, highs = [], []
-    for axis in range(3):
-        inv = _window(rays.inv[axis], rows, cols)
-        ta = F32(prim.lo[axis] - origin[axis]) * inv
-        tb = F32(prim.hi[axis] - origin[axis]) * inv
-        lo_t, hi_t = np.minimum(ta, tb), np.maximum(ta, tb)
-        lows.append(lo_t)
-        highs.append(hi_t)
-        near_t = lo_t if near_t is None else np.maximum(near_t, lo_t)
-        far_t = hi_t if far_t is None else np.minimum(far_t, hi_t)
-    return near_t, far_t, (lows, highs)
+    for prim in casters:
+        lo, hi = prim.world_bounds()
+        shift = -sun * (max(hi[1] - floor, 0.0) / sun[1])  # takes the top down to the floor
+        lows.append(np.minimum(lo, lo + shift))
+        highs.append(np.maximum(hi, hi + shift))
+    lows, highs = np.array(lows), np.array(highs)
+    rects, _ = screen_rects(camera, lows, highs)
+    facing = (normals[0] * F32(sun[0]) + normals[1] * F32(sun[1])
+              + normals[2] * F32(sun[2])) > 0
+    receives = facing & (index > 0)
+    # Start the shadow rays a little off the surface so it does not shadow itself.
+    start = [points[a] + normals[a] * F32(2e-3) for a in range(3)]
+    sun_d = tuple(np.full(1, F32(x)) for x in sun)
+    for k, prim in enumerate(casters):
+        r0, r1, c0, c1 = rects[k]
+        if r0 >= r1:
+            continue
+        rows, cols = slice(r0, r1), slice(c0, c1)
+        window = [p[rows, cols] for p in start]
+        lo, hi = lows[k], highs[k]
+        inside = receives[rows, cols] & (lit[rows, cols] > 0)
+        for a in range(3):
+            inside &= (window[a] >= F32(lo[a])) & (window[a] <= F32(hi[a]))
+        pick = np.flatnonzero(inside)
+        if not len(pick):
+            continue
+        point = [np.take(w, pick) for w in window]
+        o, dl, invl = _local_rays(prim, point, sun_d, None)
+        _, hit, _ = _intersect(prim, o, dl, invl, want_face=False)
+        if prim.porosity > 0:
+            # Sun flecks through the leaves: a blotchy pattern fixed in the world.
+            gaps = noise(point[0] + point[1] * F32(0.6), point[2] - point[1] * F32(0.4), 2.2,
+                         k % 64)
+            hit &= gaps > F32((2.0 * prim.porosity - 1.0) * 0.6)
+        lit_window = lit[rows, cols]
+        flat = lit_window.reshape(-1) if lit_window.flags.c_contiguous else None
+        if flat is not None:
+            flat[pick[hit]] = 0.0
+        else:
+            rr, cc = np.unravel_index(pick[hit], lit_window.shape)
+            lit_window[rr, cc] = 0.0
+    return lit
 
 
-def _sphere_hits(prim: Primitive, origin: np.ndarray, rays: Rays, rows: slice, cols: slice
-                 ) -> np.ndarray:
-    dx, dy, dz = (_window(d, rows, cols) for d in (rays.dx, rays.dy, rays.dz))
-    oc = (origin - prim.lo).astype(F32)
-    a = _window(rays.norm2, rows, cols)
-    b = dx * oc[0] + dy * oc[1] + dz * oc[2]
-    c = F32(oc @ oc - prim.hi[0] ** 2)
-    disc = b * b - a * c
-    t = (-b - np.sqrt(np.maximum(disc, 0))) / a
-    return np.where((disc > 0) & (t > NEAR), t, F32(FAR)).astype(F32)
+SHADOW_STEP = 2  # shadows are traced on every 2nd row and column, then interpolated
+
+
+def shadow_mask_coarse(scene: Scene, camera: Camera, points: tuple, index: np.ndarray,
+                       normals: np.ndarray) -> np.ndarray:
+    """:func:`shadow_mask` traced at 1/SHADOW_STEP resolution and interpolated.
+
+    Sun shadows are smooth at that scale (their soft edges look like a real penumbra) and
+    this is 4x cheaper than tracing every pixel.
+    """
+    k = SHADOW_STEP
+    height, width = index.shape
+    if k == 1 or height < 4 * k or width < 4 * k:
+        return shadow_mask(scene, camera, points, index, normals)
+    coarse_cam = dataclasses.replace(camera, fx=camera.fx / k, fy=camera.fy / k,
+                                     cx=camera.cx / k, cy=camera.cy / k,
+                                     height=-(-height // k), width=-(-width // k))
+    lit = shadow_mask(scene, coarse_cam, tuple(p[::k, ::k] for p in points),
+                      index[::k, ::k], normals[:, ::k, ::k])
+    return cv2.resize(lit, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def contact_occlusion(scene: Scene, camera: Camera, points: tuple) -> np.ndarray:
+    """Light factor in (0, 1]: darker on the ground under the scene's contact ellipses."""
+    ao = np.ones(points[0].shape, F32)
+    if not scene.contact_shadows:
+        return ao
+    blobs = np.array(scene.contact_shadows, float)  # x, z, rx, rz, strength
+    ground_y = scene.ground_curve * blobs[:, 1] ** 2
+    lo = np.stack([blobs[:, 0] - blobs[:, 2], ground_y - 0.3, blobs[:, 1] - blobs[:, 3]], 1)
+    hi = np.stack([blobs[:, 0] + blobs[:, 2], ground_y + 0.3, blobs[:, 1] + blobs[:, 3]], 1)
+    rects, _ = screen_rects(camera, lo, hi)
+    for k, (x, z, rx, rz, strength) in enumerate(blobs):
+        r0, r1, c0, c1 = rects[k]
+        if r0 >= r1:
+            continue
+        rows, cols = slice(r0, r1), slice(c0, c1)
+        px, py, pz = (p[rows, cols] for p in points)
+        r2 = ((px - F32(x)) * F32(1 / rx)) ** 2 + ((pz - F32(z)) * F32(1 / rz)) ** 2
+        on_ground = py - F32(scene.ground_curve) * pz * pz < 0.05
+        weight = np.clip(1.0 - r2, 0.0, 1.0) * on_ground
+        ao[rows, cols] *= 1.0 - F32(strength) * weight * weight
+    return ao
 
 
 _BIG = 1.0e5  # a cell size that never repeats within a scene
@@ -397,31 +743,38 @@ class _RayStrip:
 
 
 def shade(scene: Scene, camera: Camera, rays: Rays, zbuf: np.ndarray, index: np.ndarray,
-          axis: np.ndarray) -> np.ndarray:
-    """Colour every pixel from the cast buffers: float32 H x W x 3 RGB in [0, 1].
+          normals: np.ndarray, lit: np.ndarray | None = None, ao: np.ndarray | None = None
+          ) -> np.ndarray:
+    """Colour every pixel from the cast buffers: float32 H x W x 3 linear RGB.
 
-    Everything runs as float arithmetic over strips of rows (cheap) instead of masked
-    gathers (expensive); per-primitive and per-material values are looked up with ``np.take``.
+    Sky and lamps may exceed 1: the camera model of the scene generators sets the exposure.
+
+    ``lit`` (1 sunlit, 0 in shadow) scales the direct sun, ``ao`` all light. Everything runs
+    as float arithmetic over strips of rows (cheap) instead of masked gathers (expensive);
+    per-primitive and per-material values are looked up with ``np.take``.
     """
     prims = scene.primitives
     tables = {
-        "lo": np.array([np.zeros(3)] + [p.lo for p in prims], F32).T,
-        "hi": np.array([np.zeros(3)] + [p.hi for p in prims], F32).T,
         "material": _material_table(scene.materials),
         "prim_material": np.array([0] + [p.material + 1 for p in prims], np.int32),
         "ground": np.array([0] + [p.kind == KIND_GROUND for p in prims], bool),
     }
     tables["windows"] = _window_table(scene, tables["material"])
+    if lit is None:
+        lit = np.ones(zbuf.shape, F32)
+    if ao is None:
+        ao = np.ones(zbuf.shape, F32)
     image = np.empty(zbuf.shape + (3,), F32)
     for start in range(0, zbuf.shape[0], STRIP_ROWS):
         rows = slice(start, start + STRIP_ROWS)
         image[rows] = _shade_strip(scene, camera, _RayStrip(rays, rows), zbuf[rows],
-                                   index[rows], axis[rows], tables)
+                                   index[rows], normals[:, rows], lit[rows], ao[rows], tables)
     return image
 
 
 def _shade_strip(scene: Scene, camera: Camera, rays: _RayStrip, zbuf: np.ndarray,
-                 index: np.ndarray, axis: np.ndarray, tables: dict) -> np.ndarray:
+                 index: np.ndarray, normals: np.ndarray, lit: np.ndarray, ao: np.ndarray,
+                 tables: dict) -> np.ndarray:
     shape = zbuf.shape
     t = zbuf
     dx, dy, dz = rays.dx, rays.dy, rays.dz
@@ -429,20 +782,12 @@ def _shade_strip(scene: Scene, camera: Camera, rays: _RayStrip, zbuf: np.ndarray
     px = F32(origin[0]) + t * dx
     py = F32(origin[1]) + t * dy
     pz = F32(origin[2]) + t * dz
-    ex = (axis == AXIS_X).astype(F32)
-    ey = (axis == AXIS_Y).astype(F32)
-    ez = (axis == AXIS_Z).astype(F32)
-    # The visible face of a box or plane always faces against the ray.
-    nx, ny, nz = -np.sign(dx) * ex, -np.sign(dy) * ey, -np.sign(dz) * ez
-    lo_table, hi_table = tables["lo"], tables["hi"]
-    band = _rows_with(axis == AXIS_SPHERE)
-    if band is not None:
-        idx = index[band]
-        es = (axis[band] == AXIS_SPHERE).astype(F32)
-        inv_r = es / np.maximum(np.take(hi_table[0], idx), F32(1e-3))
-        nx[band] += (px[band] - np.take(lo_table[0], idx)) * inv_r
-        ny[band] += (py[band] - np.take(lo_table[1], idx)) * inv_r
-        nz[band] += (pz[band] - np.take(lo_table[2], idx)) * inv_r
+    nx, ny, nz = normals[0], normals[1], normals[2]
+    # Texture coordinates on the plane across the dominant normal axis.
+    ax, ay, az = np.abs(nx), np.abs(ny), np.abs(nz)
+    x_major = (ax >= ay) & (ax >= az)
+    ex = x_major.astype(F32)
+    ey = (~x_major & (ay >= az)).astype(F32)
     s = ex * pz + (1 - ex) * px
     v = ey * pz + (1 - ey) * py
     cos_view = np.abs(nx * dx + ny * dy + nz * dz) / rays.norm
@@ -494,11 +839,12 @@ def _shade_strip(scene: Scene, camera: Camera, rays: _RayStrip, zbuf: np.ndarray
         for channel in range(3):
             colour[channel][band] = colour[channel][band] * (1 - g) + road[channel] * g
 
-    sun = np.asarray(scene.sun, F32)
-    sun /= np.linalg.norm(sun)
-    lambert = np.maximum(nx * sun[0] + ny * sun[1] + nz * sun[2], 0)
+    sun = sun_direction(scene).astype(F32)
+    lambert = np.maximum(nx * sun[0] + ny * sun[1] + nz * sun[2], 0) * lit
     emissive = per("emissive")
-    light = (F32(scene.ambient) + F32(scene.sun_strength) * lambert) * (1 - emissive)
+    # Sky light reaches upward faces more than downward ones (dark undersides).
+    sky_light = F32(scene.ambient) * (F32(0.75) + F32(0.25) * ny)
+    light = (sky_light + F32(scene.sun_strength) * lambert) * ao * (1 - emissive)
     fog = 1.0 - np.exp(-F32(scene.fog_density) * np.minimum(t, F32(scene.max_depth)))
     sky_mask = index == 0
     sky = sky_mask.astype(F32)
@@ -543,14 +889,15 @@ def _window_table(scene: Scene, table: dict[str, np.ndarray]) -> dict[str, np.nd
         length = prim.hi[2] - prim.lo[2]
         columns = max(math.floor(length / spacing), 1)
         has[number] = True
-        grid["origin"][number] = prim.lo[2] + (length - columns * spacing) * 0.5
+        # (World coordinates: a turned facade's grid follows it only approximately.)
+        grid["origin"][number] = prim.pivot[2] + prim.lo[2] + (length - columns * spacing) * 0.5
         grid["spacing"][number] = spacing
         grid["columns"][number] = columns
         grid["floor"][number] = floor_h
-        grid["ground"][number] = prim.lo[1] + ground_floor
+        grid["ground"][number] = prim.pivot[1] + prim.lo[1] + ground_floor
         grid["half_w"][number] = width_frac * 0.5
         grid["half_h"][number] = height_frac * 0.5
-        grid["top"][number] = prim.hi[1] - 0.6 * floor_h
+        grid["top"][number] = prim.pivot[1] + prim.hi[1] - 0.6 * floor_h
         grid["area"][number] = width_frac * height_frac * 0.6
     grid["has"] = has
     prim_material = np.array([0] + [p.material + 1 for p in scene.primitives])
@@ -598,13 +945,28 @@ def _sky_colours(scene: Scene, rays: _RayStrip, band: slice) -> list[np.ndarray]
     return out
 
 
-def render(scene: Scene, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ray-cast a scene: (uint8 RGB, float32 z-depth clamped to max_depth with sky = max, sky)."""
+def render_linear(scene: Scene, camera: Camera
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ray-cast and shade a scene: (float linear RGB, z-depth clamped, sky = max; sky mask)."""
     rays = Rays(camera)
-    zbuf, index, axis = cast(scene, camera, rays)
-    image = shade(scene, camera, rays, zbuf, index, axis)
+    zbuf, index, faces = cast(scene, camera, rays)
+    points = hit_points(camera, rays, zbuf)
+    normals = surface_normals(scene, points, rays, index, faces)
+    lit = shadow_mask_coarse(scene, camera, points, index, normals)
+    ao = contact_occlusion(scene, camera, points)
+    image = shade(scene, camera, rays, zbuf, index, normals, lit, ao)
     sky = index == 0
     depth = np.minimum(zbuf, F32(scene.max_depth))
     depth[sky] = scene.max_depth
-    rgb = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return rgb, depth, sky
+    return image, depth, sky
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Linear [0, 1] float RGB -> uint8 (values above 1 clip, as an overexposed camera)."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def render(scene: Scene, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ray-cast a scene: (uint8 RGB, float32 z-depth clamped to max_depth with sky = max, sky)."""
+    image, depth, sky = render_linear(scene, camera)
+    return to_uint8(image), depth, sky
