@@ -7,9 +7,9 @@ it too), torch.compile fp16, and a captured CUDA graph of the fp16 network;
 prints ms/frame, frames/s and the max |depth difference| against fp32 in metres. Then the
 product path: `DepthEstimator.predict` with precision fp32 and fp16 on a 640x480 uint8 frame
 (resize on the CPU, upload, network, upsampling, metres back on the host), wall time, also
-with the approximate fast resize (next to a GPU network the CPU's exact resize, 0.5-0.7 ms on
-this project's 2-core machines in the C kernel, may be a large part), and the pre-processing
-alone.
+with the approximate fast resize (next to a GPU network the CPU's exact resize, one Pillow
+call of about 3 ms on this project's 2-core machines, may be a large part), and the
+pre-processing alone.
 Not run on this project's CPU machines; see BENCHMARKS.md for what has been measured.
 """
 

@@ -11,8 +11,8 @@ the values) and one real-size 375x1242 RGB frame it times:
   - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC);
   - with --parallel, the same on --threads frames at once, one thread each (time per frame).
   - pre-processing alone (resize + normalise): the reference's (one Pillow call), ours exact
-    (the C kernel on one thread, and in row bands on --threads threads) and with the
-    approximate fast resize, as a share of the fastest exact network time.
+    (one Pillow call too) and with the approximate fast resize, as a share of the fastest
+    exact network time.
 It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
 measured in the same run (sampled between the paths, median like the paths' times), the
 speed-up and the max |depth difference| in metres.
@@ -37,11 +37,8 @@ from PIL import Image
 from s2r_depth_ros.inference import DepthEstimator
 from s2r_depth_ros.model import S2RDepthNet, preset
 
-# Our pre-processing rows: label, resize, threads (0: --threads). The exact resize runs in
-# row bands on the estimator's threads.
-PREPROCESSING_ROWS = (("exact, one thread", "exact", 1),
-                      ("exact, in bands on {threads} threads", "exact", 0),
-                      ("fast, approximate", "fast", 0))
+# Our pre-processing rows: label, resize.
+PREPROCESSING_ROWS = (("exact (one Pillow call)", "exact"), ("fast, approximate", "fast"))
 
 # Pause before each timing: the previous path's thread pool (OpenMP, ONNX Runtime) spins for
 # a while after its last call and would slow the next path down.
@@ -137,10 +134,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         preprocess_ms = {"the reference's (one Pillow call)": median_ms(
             lambda m=model: reference_preprocess(m, rgb), 50)}
-        for label, resize, threads in PREPROCESSING_ROWS:  # each sets its own thread count
+        for label, resize in PREPROCESSING_ROWS:
             estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize,
-                                       threads=threads or args.threads)
-            preprocess_ms[f"ours, resize {label.format(threads=args.threads)}"] = median_ms(
+                                       threads=args.threads)
+            preprocess_ms[f"ours, resize {label}"] = median_ms(
                 lambda e=estimator: e.preprocess(rgb), 50)
         torch.set_num_threads(args.threads)
         fastest_network_ms = min(statistics.median(network_times[key]) * 1000

@@ -14,7 +14,7 @@ from ..geometry import Intrinsics
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
 from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
 from .optimize import fold_model
-from .resize import Resizer
+from .resize import RESIZERS, RESIZES
 
 # Inference back-ends: eager PyTorch, the same graph through torch.compile, or exported to
 # ONNX and run by ONNX Runtime or OpenVINO (CPU).
@@ -98,8 +98,9 @@ class DepthEstimator:
             if threads < 1:
                 raise ValueError(f"threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
-        # The exact resize runs in row bands on the call's threads (see Resizer).
-        self.resizer = Resizer(resize, threads or torch.get_num_threads())
+        if resize not in RESIZES:
+            raise ValueError(f"unknown resize {resize!r}; choose from {', '.join(RESIZES)}")
+        self._resize = resize
         self.device = resolve_device(device)
         on_cpu = self.device.type == "cpu"
         if input_size is not None:
@@ -154,7 +155,7 @@ class DepthEstimator:
     @property
     def resize(self) -> str:
         """How images are resized to the network's input: exact or fast (approximate)."""
-        return self.resizer.method
+        return self._resize
 
     @property
     def config(self) -> S2RConfig:
@@ -164,7 +165,7 @@ class DepthEstimator:
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
         """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
         cfg = self.config
-        resized = self.resizer(check_rgb(rgb), cfg.input_height, cfg.input_width)
+        resized = RESIZERS[self._resize](check_rgb(rgb), cfg.input_height, cfg.input_width)
         # Normalised in numpy, on the calling thread: the same float32 arithmetic as
         # x.float() / 127.5 - 1, without waking the intra-op thread pool for a small array
         # (after an idle spell that wake-up alone cost 5-8 ms here). The HxWx3 array seen as
