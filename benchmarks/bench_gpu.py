@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from common import median_ms
 
-from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.inference.optimize import fold_model
 from s2r_depth_ros.model import S2RDepthNet, preset
 
@@ -75,8 +75,8 @@ def bench_config(name: str, repeats: int) -> None:
     rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     depths = {}
     for precision, resize in (("fp32", "exact"), ("fp16", "exact"), ("fp16", "fast")):
-        estimator = DepthEstimator(model.cpu(), device="cuda", precision=precision,
-                                   resize=resize)
+        options = EstimatorOptions(device="cuda", precision=precision, resize=resize)
+        estimator = DepthEstimator(model.cpu(), options)
         key = f"{precision}, {resize} resize"
         for _ in range(3):
             depths[key] = estimator.predict(rgb)

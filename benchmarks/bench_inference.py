@@ -25,7 +25,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +33,7 @@ import torch.nn.functional as F
 from common import matmul_peak_gflops, median_ms, network_gflops, seconds
 from PIL import Image
 
-from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.model import S2RDepthNet, preset
 
 # Our pre-processing rows: label, resize.
@@ -103,13 +102,14 @@ def main() -> None:
         paths = {"reference": TimedPath(args.threads, 1, lambda m=model: reference_recipe(m, rgb),
                                     reference_network)}
         for backend in args.backends:
-            estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
-                                       threads=args.threads)
+            options = EstimatorOptions(device="cpu", backend=backend, threads=args.threads)
+            estimator = DepthEstimator(model, options)
             paths[backend] = TimedPath(args.threads, 1, lambda e=estimator: e.predict(rgb),
                                    network_call(estimator, rgb))
         for backend in args.parallel:
-            estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
-                                       threads=1, workers=args.threads)
+            options = EstimatorOptions(device="cpu", backend=backend, threads=1,
+                                       workers=args.threads)
+            estimator = DepthEstimator(model, options)
             network = network_call(estimator, rgb)
             paths[f"{backend}, {args.threads} frames at once"] = TimedPath(
                 1, args.threads, lambda e=estimator: at_once(lambda: e.predict(rgb), args.threads),
@@ -135,8 +135,8 @@ def main() -> None:
         preprocess_ms = {"the reference's (one Pillow call)": median_ms(
             lambda m=model: reference_preprocess(m, rgb), 50)}
         for label, resize in PREPROCESSING_ROWS:
-            estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize,
-                                       threads=args.threads)
+            options = EstimatorOptions(device="cpu", resize=resize, threads=args.threads)
+            estimator = DepthEstimator(model, options)
             preprocess_ms[f"ours, resize {label}"] = median_ms(
                 lambda e=estimator: e.preprocess(rgb), 50)
         torch.set_num_threads(args.threads)
@@ -199,13 +199,6 @@ def at_once(call: Callable[[], object], count: int) -> object:
     for thread in threads:
         thread.join()
     return results[-1]
-
-
-def replace_model(model: S2RDepthNet) -> S2RDepthNet:
-    """A fresh copy so every estimator starts from the same unfolded weights."""
-    copy = S2RDepthNet(replace(model.config))
-    copy.load_state_dict(model.state_dict())
-    return copy.eval()
 
 
 if __name__ == "__main__":
