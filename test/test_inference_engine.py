@@ -300,3 +300,17 @@ def test_the_estimator_changes_neither_the_callers_model_nor_torch_threads(tiny_
     assert by_fields.options == cpu(resize="fast")
     with pytest.raises(TypeError, match="not both"):
         DepthEstimator.from_checkpoint(tiny_checkpoint, cpu(), resize="fast")
+
+
+def test_the_exact_openvino_path_runs_every_layer_in_f32(tmp_path, monkeypatch):
+    # Left to itself OpenVINO runs f32 models in bf16 on CPUs with bf16 units (AMX here).
+    monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
+    model = make_model("lite", 96, 128, seed=13)
+    for precision, expected in (("fp32", {"f32"}), ("bf16", {"f32", "bf16"})):
+        compiled = DepthEstimator(model, cpu(backend="openvino",
+                                             precision=precision)).network.compiled
+        mode = "ACCURACY" if precision == "fp32" else "PERFORMANCE"
+        assert str(compiled.get_property("EXECUTION_MODE_HINT")).endswith(mode)
+        ops = compiled.get_runtime_model().get_ordered_ops()
+        floats = {op.get_rt_info()["runtimePrecision"].astype(str) for op in ops} - {"i32"}
+        assert floats == expected, precision
