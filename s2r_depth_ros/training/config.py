@@ -10,7 +10,7 @@ Layout (every key optional)::
              device, log_every, preview_every, checkpoint_every, val_every}
     stage0 / stage1 / stage2: any ``train`` key (per-stage override) plus the stage's
              loss weights
-    debug:  {broken_indices, nan_loss_at_step, pause_after_step}
+    debug:  {broken_indices}
 
 Unknown keys are errors, so a typo never silently trains with a default.
 """
@@ -84,8 +84,6 @@ DEFAULTS: dict[str, Any] = {
     "stage2": {},
     "debug": {
         "broken_indices": [],  # dataset indices whose loading raises (tests the skip path)
-        "nan_loss_at_step": None,  # the loss of this optimiser step becomes NaN
-        "pause_after_step": None,  # sleep forever after this step (tests kill -9 + resume)
     },
 }
 
