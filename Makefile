@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test test-fast lint demo bench clean
 
 setup: $(STAMP)
 
@@ -18,8 +18,13 @@ $(STAMP): requirements.txt setup.py
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# The whole suite: what CI runs (.ci/run sets CI=true, so a missing ../shared fails).
 test: setup lint
 	$(PY) -m pytest -q test
+
+# The inner loop: no ROS node tests, no slow tests.
+test-fast: setup
+	$(PY) -m pytest -q -m "not ros and not slow" test
 
 demo: setup
 	$(VENV)/bin/s2r-depth demo --output out/demo

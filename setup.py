@@ -2,7 +2,7 @@
 
 from glob import glob
 
-from setuptools import Extension, find_packages, setup
+from setuptools import find_packages, setup
 
 PACKAGE = "s2r_depth_ros"
 
@@ -17,11 +17,6 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
     ],
-    # The exact resize's C kernel. Optional: without a compiler the package still installs
-    # and resizes with Pillow itself (slower, same result).
-    ext_modules=[Extension(f"{PACKAGE}.inference._resample",
-                           [f"{PACKAGE}/inference/_resample.c"],
-                           extra_compile_args=["-O3", "-std=c11"], optional=True)],
     install_requires=["setuptools"],
     zip_safe=False,
     maintainer="s2r_depth_ros maintainers",

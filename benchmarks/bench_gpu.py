@@ -7,9 +7,9 @@ it too), torch.compile fp16, and a captured CUDA graph of the fp16 network;
 prints ms/frame, frames/s and the max |depth difference| against fp32 in metres. Then the
 product path: `DepthEstimator.predict` with precision fp32 and fp16 on a 640x480 uint8 frame
 (resize on the CPU, upload, network, upsampling, metres back on the host), wall time, also
-with the approximate fast resize (next to a GPU network the CPU's exact resize, 0.5-0.7 ms on
-this project's 2-core machines in the C kernel, may be a large part), and the pre-processing
-alone.
+with the approximate fast resize (next to a GPU network the CPU's exact resize, one Pillow
+call of about 3 ms on this project's 2-core machines, may be a large part), and the
+pre-processing alone.
 Not run on this project's CPU machines; see BENCHMARKS.md for what has been measured.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from common import median_ms
 
-from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.inference.optimize import fold_model
 from s2r_depth_ros.model import S2RDepthNet, preset
 
@@ -75,8 +75,8 @@ def bench_config(name: str, repeats: int) -> None:
     rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     depths = {}
     for precision, resize in (("fp32", "exact"), ("fp16", "exact"), ("fp16", "fast")):
-        estimator = DepthEstimator(model.cpu(), device="cuda", precision=precision,
-                                   resize=resize)
+        options = EstimatorOptions(device="cuda", precision=precision, resize=resize)
+        estimator = DepthEstimator(model.cpu(), options)
         key = f"{precision}, {resize} resize"
         for _ in range(3):
             depths[key] = estimator.predict(rgb)

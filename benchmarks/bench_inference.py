@@ -11,8 +11,8 @@ the values) and one real-size 375x1242 RGB frame it times:
   - our DepthEstimator.predict with each back-end (BatchNorm folded, fused convs, NHWC);
   - with --parallel, the same on --threads frames at once, one thread each (time per frame).
   - pre-processing alone (resize + normalise): the reference's (one Pillow call), ours exact
-    (the C kernel on one thread, and in row bands on --threads threads) and with the
-    approximate fast resize, as a share of the fastest exact network time.
+    (one Pillow call too) and with the approximate fast resize, as a share of the fastest
+    exact network time.
 It prints ms per frame, achieved GFLOP/s (network FLOPs / time), the fp32 matmul peak
 measured in the same run (sampled between the paths, median like the paths' times), the
 speed-up and the max |depth difference| in metres.
@@ -25,7 +25,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -34,14 +33,11 @@ import torch.nn.functional as F
 from common import matmul_peak_gflops, median_ms, network_gflops, seconds
 from PIL import Image
 
-from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.model import S2RDepthNet, preset
 
-# Our pre-processing rows: label, resize, threads (0: --threads). The exact resize runs in
-# row bands on the estimator's threads.
-PREPROCESSING_ROWS = (("exact, one thread", "exact", 1),
-                      ("exact, in bands on {threads} threads", "exact", 0),
-                      ("fast, approximate", "fast", 0))
+# Our pre-processing rows: label, resize.
+PREPROCESSING_ROWS = (("exact (one Pillow call)", "exact"), ("fast, approximate", "fast"))
 
 # Pause before each timing: the previous path's thread pool (OpenMP, ONNX Runtime) spins for
 # a while after its last call and would slow the next path down.
@@ -106,13 +102,14 @@ def main() -> None:
         paths = {"reference": TimedPath(args.threads, 1, lambda m=model: reference_recipe(m, rgb),
                                     reference_network)}
         for backend in args.backends:
-            estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
-                                       threads=args.threads)
+            options = EstimatorOptions(device="cpu", backend=backend, threads=args.threads)
+            estimator = DepthEstimator(model, options)
             paths[backend] = TimedPath(args.threads, 1, lambda e=estimator: e.predict(rgb),
                                    network_call(estimator, rgb))
         for backend in args.parallel:
-            estimator = DepthEstimator(replace_model(model), device="cpu", backend=backend,
-                                       threads=1, workers=args.threads)
+            options = EstimatorOptions(device="cpu", backend=backend, threads=1,
+                                       workers=args.threads)
+            estimator = DepthEstimator(model, options)
             network = network_call(estimator, rgb)
             paths[f"{backend}, {args.threads} frames at once"] = TimedPath(
                 1, args.threads, lambda e=estimator: at_once(lambda: e.predict(rgb), args.threads),
@@ -137,10 +134,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         preprocess_ms = {"the reference's (one Pillow call)": median_ms(
             lambda m=model: reference_preprocess(m, rgb), 50)}
-        for label, resize, threads in PREPROCESSING_ROWS:  # each sets its own thread count
-            estimator = DepthEstimator(replace_model(model), device="cpu", resize=resize,
-                                       threads=threads or args.threads)
-            preprocess_ms[f"ours, resize {label.format(threads=args.threads)}"] = median_ms(
+        for label, resize in PREPROCESSING_ROWS:
+            options = EstimatorOptions(device="cpu", resize=resize, threads=args.threads)
+            estimator = DepthEstimator(model, options)
+            preprocess_ms[f"ours, resize {label}"] = median_ms(
                 lambda e=estimator: e.preprocess(rgb), 50)
         torch.set_num_threads(args.threads)
         fastest_network_ms = min(statistics.median(network_times[key]) * 1000
@@ -202,13 +199,6 @@ def at_once(call: Callable[[], object], count: int) -> object:
     for thread in threads:
         thread.join()
     return results[-1]
-
-
-def replace_model(model: S2RDepthNet) -> S2RDepthNet:
-    """A fresh copy so every estimator starts from the same unfolded weights."""
-    copy = S2RDepthNet(replace(model.config))
-    copy.load_state_dict(model.state_dict())
-    return copy.eval()
 
 
 if __name__ == "__main__":

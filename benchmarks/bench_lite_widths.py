@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from common import matmul_peak_gflops, median_ms, network_gflops
 
-from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.model import S2RDepthNet, preset
 
 
@@ -41,8 +41,8 @@ def main() -> None:
           "GFLOP/s\n\n| variant | GFLOP | ms/frame | % of peak |\n|---|---|---|---|")
     for name, config in variants.items():
         torch.manual_seed(0)
-        estimator = DepthEstimator(S2RDepthNet(config).eval(), device="cpu", threads=2,
-                                   backend=args.backend)
+        options = EstimatorOptions(device="cpu", threads=2, backend=args.backend)
+        estimator = DepthEstimator(S2RDepthNet(config).eval(), options)
         x = estimator.preprocess(np.zeros((args.height, args.width, 3), np.uint8))
         with torch.inference_mode():
             estimator.network(x)

@@ -1,4 +1,10 @@
-"""Shared fixtures: paths to ../shared, small real models, per-run ROS isolation."""
+"""Shared fixtures: paths to ../shared, small real models, per-run ROS isolation, test tiers.
+
+Tiers (markers, registered in pytest.ini): ``ros`` for tests that start ROS 2 nodes or talk
+DDS, ``slow`` for the long ones; both are applied here by module (ROS_MODULES, SLOW_MODULES)
+or by test (SLOW_TESTS). ``make test`` runs everything (as CI does), ``make test-fast`` the
+rest. With CI=true a missing ../shared fails the tests that need it instead of skipping them.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,16 @@ from s2r_depth_ros.ros.live import random_domain_id, use_loopback  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_RGBD = SHARED / "real_rgbd"
+# Whether this is a CI run (CI=true, as CI services and .ci/run set it).
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Modules whose tests start ROS 2 nodes or talk DDS (or need the ROS wheels).
+ROS_MODULES = {"test_depth_node", "test_lifecycle_node", "test_node_overload", "test_replay",
+               "test_demo", "test_allocator"}
+# Modules and single tests that take a long time (measured: tens of seconds each here).
+SLOW_MODULES = {"test_training"}
+SLOW_TESTS = {"test_official_weights_reproduce_reference_recipe",
+              "test_colcon_build_installs_a_complete_ament_package"}
 
 
 def pytest_configure(config):
@@ -32,11 +48,28 @@ def pytest_configure(config):
     torch.set_num_threads(2)
 
 
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in ROS_MODULES:
+            item.add_marker(pytest.mark.ros)
+        if module in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
+def require_shared(path: Path) -> Path:
+    """``path`` under ../shared; missing, the test skips (locally) or fails (CI=true)."""
+    if not path.exists():
+        message = f"{path} not available"
+        if IN_CI:
+            pytest.fail(f"{message}: CI needs ../shared beside the clone", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def real_manifest() -> list[dict]:
-    path = REAL_RGBD / "manifest.json"
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
+    path = require_shared(REAL_RGBD / "manifest.json")
     return json.loads(path.read_text())["entries"]
 
 

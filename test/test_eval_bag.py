@@ -14,7 +14,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from conftest import REAL_RGBD
+from conftest import REAL_RGBD, require_shared
 from s2r_depth_ros.cli import main
 from s2r_depth_ros.evaluation.bag_io import match_stamps
 from s2r_depth_ros.inference import open_estimator
@@ -112,8 +112,7 @@ def metrics(out: Path) -> dict:
     (KITTI_BAG, KITTI_TOPICS, "outdoor", 7), (KITCHEN_BAG, KITCHEN_TOPICS, "indoor", 10)],
     ids=["mcap-kitti", "sqlite3-7scenes"])
 def test_real_bags(tmp_path, tiny_checkpoint, bag, topics, protocol, images):
-    if not bag.is_dir():
-        pytest.skip(f"{bag} not available")
+    require_shared(bag)
     out = tmp_path / "out"
     assert run(str(bag), *topics, "--protocol", protocol, "--limit", "2", "--output", str(out),
                "--report-frames", "1", "--quiet", *model_args(tiny_checkpoint)) == 0
@@ -204,8 +203,7 @@ def test_matching_is_nearest_within_tolerance():
 
 
 def test_unknown_topic_lists_the_topics_of_the_bag(tmp_path, capsys):
-    if not KITTI_BAG.is_dir():
-        pytest.skip("real bag not available")
+    require_shared(KITTI_BAG)
     assert run(str(KITTI_BAG), "--image-topic", "/nope", "--gt-depth-topic",
                "/kitti/camera_color_left/depth_velodyne", "--no-model",
                "--output", str(tmp_path)) == 2

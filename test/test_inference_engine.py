@@ -9,11 +9,16 @@ import pytest
 import torch
 
 from conftest import make_model
-from s2r_depth_ros.inference import DepthEstimator
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.inference.estimator import resolve_backend
 from s2r_depth_ros.inference.export import export_onnx
 from s2r_depth_ros.inference.optimize import ChannelSumConv, fold_model
 from s2r_depth_ros.inference.resize import resize_fast, resize_like_pil
+
+
+def cpu(**fields) -> EstimatorOptions:
+    """Estimator options on the CPU (the test machines have no GPU)."""
+    return EstimatorOptions(device="cpu", **fields)
 
 
 @pytest.mark.parametrize("name", ["paper", "lite"])
@@ -58,7 +63,7 @@ def test_every_single_output_conv_of_the_network_is_rewritten():
     # Off on request (the estimator's GPU graph); the CPU estimator runs the rewrite.
     plain = fold_model(model, depthwise_heads=False)
     assert sum(ChannelSumConv.applies_to(m) for m in plain.modules()) == len(heads)
-    cpu_network = DepthEstimator(model, device="cpu").network
+    cpu_network = DepthEstimator(model, cpu()).network
     assert sum(isinstance(m, ChannelSumConv) for m in cpu_network.modules()) == len(heads)
 
 
@@ -71,14 +76,14 @@ def test_folding_keeps_every_tensor_on_the_model_device():
 def test_compiled_backend_matches_eager():
     model = make_model("lite", 96, 128, seed=6)
     rgb = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
-    eager = DepthEstimator(model, device="cpu").predict(rgb)
-    compiled = DepthEstimator(model, device="cpu", backend="compile").predict(rgb)
+    eager = DepthEstimator(model, cpu()).predict(rgb)
+    compiled = DepthEstimator(model, cpu(backend="compile")).predict(rgb)
     assert np.abs(eager - compiled).max() <= 1e-3
 
 
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="unknown backend"):
-        DepthEstimator(make_model("lite"), device="cpu", backend="tensorrt-on-cpu")
+        DepthEstimator(make_model("lite"), cpu(backend="tensorrt-on-cpu"))
 
 
 def test_export_carries_the_depthwise_heads_only_when_asked(tmp_path):
@@ -101,8 +106,8 @@ def test_exported_backends_match_eager(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
     model = make_model("lite", 96, 128, seed=7)
     rgb = np.random.default_rng(1).integers(0, 255, (100, 150, 3), dtype=np.uint8)
-    eager = DepthEstimator(model, device="cpu").predict(rgb)
-    exported = DepthEstimator(model, device="cpu", backend=backend)
+    eager = DepthEstimator(model, cpu()).predict(rgb)
+    exported = DepthEstimator(model, cpu(backend=backend))
     assert exported.backend == backend
     assert np.abs(eager - exported.predict(rgb)).max() <= 1e-3
     assert len(list(tmp_path.glob("*.onnx"))) == 1
@@ -115,7 +120,7 @@ def test_parallel_workers_get_their_own_frames_right(tmp_path, monkeypatch, back
     model = make_model("lite", 96, 128, seed=8)
     rng = np.random.default_rng(3)
     frames = [rng.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(6)]
-    estimator = DepthEstimator(model, device="cpu", threads=1, backend=backend, workers=2)
+    estimator = DepthEstimator(model, cpu(threads=1, backend=backend, workers=2))
     expected = [estimator.predict(f) for f in frames]
     got: dict[int, np.ndarray] = {}
 
@@ -138,7 +143,7 @@ def test_auto_backend_picks_the_fastest_installed_runtime():
     assert resolve_backend("auto", torch.device("cuda")) == "eager"
     assert resolve_backend("onnxruntime", torch.device("cpu")) == "onnxruntime"
     with pytest.raises(ValueError, match="workers"):
-        DepthEstimator(make_model("lite"), device="cpu", workers=0)
+        DepthEstimator(make_model("lite"), cpu(workers=0))
 
 
 def test_export_command_writes_a_model_onnx_runtime_agrees_with(tmp_path, tiny_checkpoint):
@@ -169,8 +174,8 @@ def test_reduced_precision_is_close_to_fp32_but_not_the_exact_path(tmp_path, mon
     monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
     model = make_model("lite", 96, 128, seed=9)
     rgb = np.random.default_rng(4).integers(0, 255, (96, 128, 3), dtype=np.uint8)
-    exact = DepthEstimator(model, device="cpu").predict(rgb)
-    reduced = DepthEstimator(model, device="cpu", backend=backend, precision=precision)
+    exact = DepthEstimator(model, cpu()).predict(rgb)
+    reduced = DepthEstimator(model, cpu(backend=backend, precision=precision))
     assert reduced.precision == precision
     depth = reduced.predict(rgb)
     assert depth.dtype == np.float32 and np.isfinite(depth).all()
@@ -191,8 +196,8 @@ def test_fast_resize_is_close_to_the_exact_one_but_not_the_exact_path():
     # The same filter rounded differently: at most one grey level, on few pixels, but some.
     assert diff.max() == 1 and 0 < (diff > 0).mean() < 0.02
     model = make_model("lite", 96, 128, seed=9)
-    exact_depth = DepthEstimator(model, device="cpu").predict(rgb)
-    fast_estimator = DepthEstimator(model, device="cpu", resize="fast")
+    exact_depth = DepthEstimator(model, cpu()).predict(rgb)
+    fast_estimator = DepthEstimator(model, cpu(resize="fast"))
     assert fast_estimator.resize == "fast"
     fast_depth = fast_estimator.predict(rgb)
     assert fast_depth.shape == (375, 500) and np.isfinite(fast_depth).all()
@@ -205,8 +210,8 @@ def test_onnxruntime_threads_spin_between_calls_only_when_asked(tmp_path, monkey
     rgb = np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8)
     depths = []
     for spin_wait, allowed in ((True, "1"), (False, "0")):
-        estimator = DepthEstimator(model, device="cpu", backend="onnxruntime",
-                                   spin_wait=spin_wait)
+        estimator = DepthEstimator(model, cpu(backend="onnxruntime",
+                                   spin_wait=spin_wait))
         options = estimator.network.session.get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == allowed
         depths.append(estimator.predict(rgb))
@@ -215,17 +220,17 @@ def test_onnxruntime_threads_spin_between_calls_only_when_asked(tmp_path, monkey
 
 def test_resize_choices_are_checked():
     with pytest.raises(ValueError, match="unknown resize"):
-        DepthEstimator(make_model("lite"), device="cpu", resize="nearest")
+        DepthEstimator(make_model("lite"), cpu(resize="nearest"))
 
 
 def test_precision_choices_are_checked():
     model = make_model("lite")
     with pytest.raises(ValueError, match="unknown precision"):
-        DepthEstimator(model, device="cpu", precision="int8")
+        DepthEstimator(model, cpu(precision="int8"))
     with pytest.raises(ValueError, match="needs backend openvino"):
-        DepthEstimator(model, device="cpu", backend="onnxruntime", precision="bf16")
+        DepthEstimator(model, cpu(backend="onnxruntime", precision="bf16"))
     with pytest.raises(ValueError, match="needs backend openvino"):
-        DepthEstimator(model, device="cpu", backend="eager", precision="fp16")
+        DepthEstimator(model, cpu(backend="eager", precision="fp16"))
 
 
 def test_auto_backend_falls_back_to_eager_when_the_export_cannot_be_written(tmp_path,
@@ -236,12 +241,12 @@ def test_auto_backend_falls_back_to_eager_when_the_export_cannot_be_written(tmp_
     model = make_model("lite", 96, 128, seed=10)
     rgb = np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8)
     with pytest.warns(UserWarning, match="openvino unavailable"):
-        estimator = DepthEstimator(model, device="cpu", backend="auto")
+        estimator = DepthEstimator(model, cpu(backend="auto"))
     assert estimator.backend == "eager" and "openvino unavailable" in estimator.fallback_reason
     np.testing.assert_array_equal(estimator.predict(rgb),
-                                  DepthEstimator(model, device="cpu").predict(rgb))
+                                  DepthEstimator(model, cpu()).predict(rgb))
     with pytest.raises(OSError):  # asked for by name: the reason is the error
-        DepthEstimator(model, device="cpu", backend="openvino")
+        DepthEstimator(model, cpu(backend="openvino"))
 
 
 def test_export_leaves_only_the_finished_file(tmp_path):
@@ -253,3 +258,59 @@ def test_export_leaves_only_the_finished_file(tmp_path):
 
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert meta["s2r_input_size"] == "96x128"
+
+
+def test_options_are_validated_when_made_and_frozen():
+    for fields, message in (({"device": "gpu"}, "unknown device"),
+                            ({"backend": "tensorrt"}, "unknown backend"),
+                            ({"threads": 0}, "threads must be"), ({"workers": 1.5}, "workers"),
+                            ({"input_size": (96,)}, "input_size"),
+                            ({"input_size": (0, 128)}, "input_size")):
+        with pytest.raises(ValueError, match=message):
+            EstimatorOptions(**fields)
+    options = EstimatorOptions(device="cuda:1", input_size=[96, 128])
+    assert options.input_size == (96, 128)
+    with pytest.raises(AttributeError):
+        options.threads = 2  # frozen: an estimator's options cannot change under it
+    plan = cpu(backend="eager", precision="bf16").plan()
+    assert plan.device.type == "cpu" and plan.backend == "eager" and plan.cpu_autocast
+    assert cpu(backend="auto").plan().backend in ("openvino", "onnxruntime", "eager")
+
+
+def test_the_estimator_changes_neither_the_callers_model_nor_torch_threads(tiny_checkpoint):
+    model = make_model("lite", 96, 128, seed=12).train()
+    before_config, before_threads = model.config, torch.get_num_threads()
+    other = 1 if before_threads > 1 else 2
+    estimator = DepthEstimator(model, cpu(threads=other, input_size=(112, 144)))
+    assert model.config == before_config and model.training  # the caller's model as it was
+    assert estimator.config.input_height == 112 and estimator.model is not model
+    assert torch.get_num_threads() == before_threads
+    # During a call the estimator's count applies; after it the caller's is back.
+    seen = []
+    original = estimator.network.forward
+    estimator.network.forward = lambda x: (seen.append(torch.get_num_threads()), original(x))[1]
+    rgb = np.random.default_rng(7).integers(0, 255, (80, 100, 3), dtype=np.uint8)
+    assert estimator.predict(rgb).shape == (80, 100)
+    assert seen == [other] and torch.get_num_threads() == before_threads
+    # A model that already is what the estimator needs is used as it is, not copied.
+    ready = make_model("lite", 96, 128, seed=12)
+    assert DepthEstimator(ready, cpu()).model is ready
+    # The keyword path of from_checkpoint and open_estimator gives the same options.
+    by_fields = DepthEstimator.from_checkpoint(tiny_checkpoint, device="cpu", resize="fast")
+    assert by_fields.options == cpu(resize="fast")
+    with pytest.raises(TypeError, match="not both"):
+        DepthEstimator.from_checkpoint(tiny_checkpoint, cpu(), resize="fast")
+
+
+def test_the_exact_openvino_path_runs_every_layer_in_f32(tmp_path, monkeypatch):
+    # Left to itself OpenVINO runs f32 models in bf16 on CPUs with bf16 units (AMX here).
+    monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
+    model = make_model("lite", 96, 128, seed=13)
+    for precision, expected in (("fp32", {"f32"}), ("bf16", {"f32", "bf16"})):
+        compiled = DepthEstimator(model, cpu(backend="openvino",
+                                             precision=precision)).network.compiled
+        mode = "ACCURACY" if precision == "fp32" else "PERFORMANCE"
+        assert str(compiled.get_property("EXECUTION_MODE_HINT")).endswith(mode)
+        ops = compiled.get_runtime_model().get_ordered_ops()
+        floats = {op.get_rt_info()["runtimePrecision"].astype(str) for op in ops} - {"i32"}
+        assert floats == expected, precision

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import SHARED, make_model
+from conftest import SHARED, make_model, require_shared
 from s2r_depth_ros.model import (
     CheckpointError,
     S2RConfig,
@@ -24,8 +24,7 @@ KEYS_FILE = SHARED / "reference" / "STATE_DICT_KEYS.txt"
 
 def reference_keys() -> dict[tuple[str, str], list[int]]:
     """(official file stem, key) -> shape, parsed from the reference key list."""
-    if not KEYS_FILE.is_file():
-        pytest.skip(f"{KEYS_FILE} not available")
+    require_shared(KEYS_FILE)
     keys, section = {}, None
     for line in KEYS_FILE.read_text().splitlines():
         if line.startswith("## "):

@@ -93,3 +93,5 @@ def test_colcon_build_installs_a_complete_ament_package(tmp_path):
     site = next((install / "lib").glob("python3*/site-packages"))
     assert (site / "s2r_depth_ros" / "ros" / "depth_node.py").is_file()
     assert (site / "s2r_depth_ros" / "ros" / "fastdds_localhost.xml").is_file()
+    # Pure Python: nothing compiled, so no compiler or Python headers are needed to build.
+    assert not [p.name for p in site.rglob("*") if p.suffix in (".so", ".pyd", ".c")]

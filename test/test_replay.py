@@ -14,7 +14,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import Image
 
-from conftest import REAL_RGBD
+from conftest import REAL_RGBD, require_shared
 from s2r_depth_ros.cli import main
 from s2r_depth_ros.evaluation.bag_io import header_stamp_ns
 from s2r_depth_ros.ros.live import RELIABLE, NodeProcess, Peer, random_domain_id, stamp_ns
@@ -86,8 +86,7 @@ def check_latency(stats: dict, count: int) -> None:
 
 def test_real_mcap_bag_at_max_speed_is_answered_with_stamps_kept(tmp_path, tiny_checkpoint,
                                                                  capsys):
-    if not KITTI_BAG.is_dir():
-        pytest.skip(f"{KITTI_BAG} not available")
+    require_shared(KITTI_BAG)
     out, written = tmp_path / "out", tmp_path / "session"
     rc = main(["replay", str(KITTI_BAG), "--image-topic", KITTI_IMAGE, "--max-speed",
                "--limit", "5", "--param", "points_stride:=4", "--output", str(out),

@@ -199,17 +199,33 @@ def test_tiny_run_lowers_held_out_loss(tmp_path, tiny_checkpoint):
     assert after < 0.5 * before, (before, after)
 
 
+# A child that trains like `s2r-depth train --stage 0` and stops for good after step 3 (its
+# last checkpoint is step 2), as a kill -9 would find a run.
+PAUSED_CHILD = """
+import sys, time
+from s2r_depth_ros.training import load_config, train
+
+def pause_after_step_3(run):
+    if run.step == 3:
+        print("paused after step 3", file=sys.stderr, flush=True)
+        while True:  # only a signal ends this
+            time.sleep(3600)
+
+train(load_config(sys.argv[1]), [0], sys.argv[2], progress=False,
+      step_callbacks=[pause_after_step_3])
+"""
+
+
 def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path):
     # 6 samples / batch 2 = 3 steps per epoch; the learning rate halves at each epoch end.
     common = {"data": {"length": 6}, "train": {"steps": 5, "lr_step": 1},
               "stage0": {"crop": [64, 96]}}
     config_path = write_config(tmp_path / "c.yaml", **common)
-    paused = write_config(tmp_path / "p.yaml", **common, debug={"pause_after_step": 3})
     command = [PYTHON, "-m", "s2r_depth_ros.cli", "train", "--stage", "0", "--quiet"]
-    child = subprocess.Popen(command + ["--config", str(paused), "--out", str(tmp_path / "b")],
+    child = subprocess.Popen([PYTHON, "-c", PAUSED_CHILD, str(config_path), str(tmp_path / "b")],
                              env=child_env(), stderr=subprocess.PIPE, text=True)
     try:
-        assert "debug pause after step 3" in child.stderr.readline()
+        assert "paused after step 3" in child.stderr.readline()
         os.kill(child.pid, signal.SIGKILL)  # after step 3; the last checkpoint is step 2
     finally:
         child.kill()
@@ -264,21 +280,36 @@ def test_two_process_gloo_ddp_via_torchrun(tmp_path, tiny_checkpoint):
                if v.is_floating_point())
 
 
+def poison_weights_after_step(step: int):
+    """A step callback that makes every weight NaN after ``step``: the next loss is NaN."""
+    def callback(run) -> None:
+        if run.step == step:
+            with torch.no_grad():
+                for parameter in run.model.parameters():
+                    parameter.fill_(math.nan)
+    return callback
+
+
 def test_nan_loss_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_checkpoint,
                                                                capsys):
     config_path = write_config(tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
-                               train={"steps": 6}, debug={"nan_loss_at_step": 3})
-    status = cli.main(["train", "--config", str(config_path), "--stage", "1", "--out",
-                       str(tmp_path / "run"), "--quiet"])
-    message = capsys.readouterr().err.strip().splitlines()[-1]
-    assert status == 2
+                               train={"steps": 6})
+    with pytest.raises(TrainingDiverged) as raised:  # the library raises a typed error
+        train(load_config(config_path), [1], tmp_path / "run", progress=False,
+              step_callbacks=[poison_weights_after_step(2)])
+    message = str(raised.value)
     assert "loss is not finite" in message and "step 3" in message and "(step 2)" in message
     state = torch.load(tmp_path / "run" / "stage1" / "train_state.pt", weights_only=True)
     assert state["step"] == 2
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert not (tmp_path / "run" / "stage1" / "model.pt").exists()
-    with pytest.raises(TrainingDiverged):  # the library raises a typed error
-        train(load_config(config_path), [1], tmp_path / "again", progress=False)
+    # A run that really diverges (an absurd learning rate) ends the CLI with one line.
+    wild = write_config(tmp_path / "wild.yaml", model={"init": str(tiny_checkpoint)},
+                        train={"steps": 6, "lr": 1.0e30})
+    status = cli.main(["train", "--config", str(wild), "--stage", "1", "--out",
+                       str(tmp_path / "wild"), "--quiet"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and "loss is not finite" in lines[-1]
 
 
 def test_broken_and_poisoned_samples_are_skipped_and_counted(tmp_path, tiny_checkpoint):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +19,7 @@ from ..geometry import Intrinsics
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
 from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
 from .optimize import fold_model
-from .resize import Resizer
+from .resize import RESIZERS, RESIZES
 
 # Inference back-ends: eager PyTorch, the same graph through torch.compile, or exported to
 # ONNX and run by ONNX Runtime or OpenVINO (CPU).
@@ -70,91 +75,196 @@ def check_rgb(rgb: np.ndarray) -> np.ndarray:
     return rgb
 
 
-class DepthEstimator:
-    """Runs an S2R-DepthNet on numpy images: pre-processing, device, precision, post-processing."""
+@dataclass(frozen=True)
+class EstimatorOptions:
+    """How a :class:`DepthEstimator` runs its model; every field is checked when it is made.
 
-    def __init__(self, model: S2RDepthNet, device: str = "auto", precision: str = "fp32",
-                 threads: int | None = None, input_size: tuple[int, int] | None = None,
-                 backend: str = "eager", workers: int = 1, resize: str = "exact",
-                 spin_wait: bool = True) -> None:
-        """Prepare ``model`` for inference.
+    ``device``: auto, cpu or cuda[:N]. ``precision``: fp32 (exact) or the approximate fp16 /
+    bf16: on a GPU the network in that type; on a CPU bf16 (eager: autocast) or either with
+    OpenVINO. ``threads``: intra-op CPU threads per call (None: torch's current count).
+    ``backend``: one of :data:`BACKENDS`. ``workers``: how many threads will call
+    :meth:`DepthEstimator.predict` at once (OpenVINO prepares one stream each; the others need
+    nothing). ``resize``: exact (one Pillow call, as the reference) or fast (approximate; see
+    :mod:`.resize`). ``spin_wait``: let ONNX Runtime's idle threads spin between calls (see
+    :class:`OnnxRuntimeNetwork`); callers that share the CPU with other busy threads turn it
+    off. ``input_size``: (height, width) of the network input; None: the model's own.
+    """
 
-        ``precision``: fp32 (exact) or the approximate fp16 / bf16: on a GPU the network in
-        that type; on a CPU bf16 (eager: autocast) or either with OpenVINO.
-        ``threads``: intra-op CPU threads per call; ``workers``: how many threads will call
-        :meth:`predict` at once (OpenVINO prepares one stream each; the others need nothing).
-        ``resize``: exact (bit for bit Pillow's, as the reference) or fast (approximate; see
-        :mod:`.resize`).
-        ``spin_wait``: let ONNX Runtime's idle threads spin between calls (see
-        :class:`OnnxRuntimeNetwork`); callers that share the CPU with other busy threads turn
-        it off.
-        """
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose from "
-                             f"{', '.join(PRECISIONS)}")
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
-        if threads is not None:
-            if threads < 1:
-                raise ValueError(f"threads must be >= 1, got {threads}")
-            torch.set_num_threads(threads)
-        # The exact resize runs in row bands on the call's threads (see Resizer).
-        self.resizer = Resizer(resize, threads or torch.get_num_threads())
-        self.device = resolve_device(device)
-        on_cpu = self.device.type == "cpu"
-        if input_size is not None:
-            model.config = model.config.with_input(*input_size)
-        requested, backend = backend, resolve_backend(backend, self.device)
+    device: str = "auto"
+    precision: str = "fp32"
+    threads: int | None = None
+    backend: str = "eager"
+    workers: int = 1
+    resize: str = "exact"
+    spin_wait: bool = True
+    input_size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.device in ("auto", "cpu") or re.fullmatch(r"cuda(:\d+)?", self.device)):
+            raise ValueError(f"unknown device {self.device!r}; use auto, cpu or cuda[:N]")
+        for name, value, choices in (("precision", self.precision, PRECISIONS),
+                                     ("backend", self.backend, BACKENDS),
+                                     ("resize", self.resize, RESIZES)):
+            if value not in choices:
+                raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(choices)}")
+        if self.threads is not None and not _positive_int(self.threads):
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if not _positive_int(self.workers):
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.input_size is not None:
+            if len(self.input_size) != 2 or not all(map(_positive_int, self.input_size)):
+                raise ValueError(f"input_size must be (height, width) >= 1, got "
+                                 f"{self.input_size}")
+            object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
+
+    def plan(self) -> InferencePlan:
+        """Resolve 'auto' choices on this machine and check that the combination can run."""
+        device = resolve_device(self.device)
+        backend = resolve_backend(self.backend, device)
+        on_cpu = device.type == "cpu"
         if backend in EXPORTED_BACKENDS and not on_cpu:
             raise ValueError(f"backend {backend} runs on the CPU; use device cpu")
-        if precision != "fp32" and on_cpu and not (
-                backend == "openvino" or (precision == "bf16" and backend != "onnxruntime")):
-            raise ValueError(f"precision {precision} on a CPU needs backend openvino"
-                             + (" or eager (bf16)" if precision == "bf16" else ""))
-        self.precision = precision
+        if self.precision != "fp32" and on_cpu and not (
+                backend == "openvino" or (self.precision == "bf16" and backend != "onnxruntime")):
+            raise ValueError(f"precision {self.precision} on a CPU needs backend openvino"
+                             + (" or eager (bf16)" if self.precision == "bf16" else ""))
+        return InferencePlan(self, device, backend)
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class InferencePlan:
+    """What an estimator runs: its options with the device and back-end resolved."""
+
+    options: EstimatorOptions
+    device: torch.device
+    backend: str  # concrete: never 'auto'
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    @property
+    def exported(self) -> bool:
+        """The network runs from an ONNX export (ONNX Runtime, OpenVINO)."""
+        return self.backend in EXPORTED_BACKENDS
+
+    @property
+    def cpu_autocast(self) -> bool:
+        """CPU eager bf16 runs under autocast (weights stay fp32); a GPU casts the network."""
+        return (self.on_cpu and self.options.precision == "bf16"
+                and self.backend in ("eager", "compile"))
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op threads, then restore the count it found.
+
+    torch has one process-wide setting, so an estimator never leaves it changed: it applies
+    its own count around each of its calls (setting it costs well under a microsecond).
+    """
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _private_model(model: S2RDepthNet, config: S2RConfig) -> S2RDepthNet:
+    """``model`` in eval mode on the CPU with ``config``, without changing the caller's model.
+
+    The caller's model serves as is when it already is that (the usual case: freshly loaded);
+    otherwise the estimator works on a copy.
+    """
+    if (config == model.config and not any(m.training for m in model.modules())
+            and all(t.device.type == "cpu" for t in model.state_dict().values())):
+        return model
+    private = copy.deepcopy(model).eval().cpu()
+    private.config = config
+    return private
+
+
+class DepthEstimator:
+    """Runs an S2R-DepthNet on numpy images: pre-processing, device, precision, post-processing.
+
+    It never changes the model it is given nor torch's process-wide settings.
+    """
+
+    def __init__(self, model: S2RDepthNet, options: EstimatorOptions | None = None) -> None:
+        """Prepare ``model`` for inference as ``options`` (default: eager fp32) say."""
+        options = options or EstimatorOptions()
+        plan = options.plan()
+        config = (model.config.with_input(*options.input_size) if options.input_size
+                  else model.config)
         # The original stays on the CPU (configuration, export); what runs is ``network``.
-        self.model = model.eval().cpu()
+        self.model = _private_model(model, config)
         # Why 'auto' could not use the runtime it picked (then it runs eager PyTorch).
         self.fallback_reason: str | None = None
-        if backend in EXPORTED_BACKENDS:
+        if plan.exported:
             try:
                 path = exported_onnx(self.model)
-                self.network = (OpenVinoNetwork(path, threads, streams=workers,
-                                                precision=precision.replace("fp", "f"))
-                                if backend == "openvino"
-                                else OnnxRuntimeNetwork(path, threads, spin_wait))
+                self.network = (OpenVinoNetwork(path, options.threads, streams=options.workers,
+                                                precision=options.precision.replace("fp", "f"))
+                                if plan.backend == "openvino"
+                                else OnnxRuntimeNetwork(path, options.threads,
+                                                        options.spin_wait))
             except Exception as exc:  # 'auto' must still give a working estimator
-                if requested != "auto" or precision == "fp16":
+                if options.backend != "auto" or options.precision == "fp16":
                     raise
-                self.fallback_reason = f"{backend} unavailable: {type(exc).__name__}: {exc}"
+                self.fallback_reason = (f"{plan.backend} unavailable: {type(exc).__name__}: "
+                                        f"{exc}")
                 warnings.warn(f"{self.fallback_reason}; using eager PyTorch", stacklevel=2)
-                backend = "eager"
-        # CPU eager bf16 runs under autocast (weights stay fp32); a GPU casts the network.
-        self._cpu_autocast = on_cpu and precision == "bf16" and backend in ("eager", "compile")
-        if backend not in EXPORTED_BACKENDS:
+                plan = replace(plan, backend="eager")
+        if not plan.exported:
             # Exact rewrites (folded BatchNorm, fused convs; depthwise heads on a CPU, where
             # they were measured faster); NHWC on the CPU.
-            network = fold_model(self.model, depthwise_heads=on_cpu).to(self.device)
-            network = (network.to(memory_format=torch.channels_last) if on_cpu
-                       else network.to(TORCH_DTYPES[precision]))
-            self.network = (torch.compile(network, dynamic=False) if backend == "compile"
+            network = fold_model(self.model, depthwise_heads=plan.on_cpu).to(plan.device)
+            network = (network.to(memory_format=torch.channels_last) if plan.on_cpu
+                       else network.to(TORCH_DTYPES[options.precision]))
+            self.network = (torch.compile(network, dynamic=False) if plan.backend == "compile"
                             else network)
-        self.backend = backend
+        self.options = options
+        self.plan = plan
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **kwargs) -> DepthEstimator:
-        """Load a native checkpoint (see :mod:`s2r_depth_ros.model.checkpoint`)."""
-        return cls(load_checkpoint(path), **kwargs)
+    def from_checkpoint(cls, path: str | Path, options: EstimatorOptions | None = None,
+                        **fields) -> DepthEstimator:
+        """Load a native checkpoint (see :mod:`s2r_depth_ros.model.checkpoint`).
+
+        Options as an :class:`EstimatorOptions` or as its fields by keyword.
+        """
+        return cls(load_checkpoint(path), _options(options, fields))
 
     @classmethod
-    def from_official(cls, directory: str | Path, domain: str, **kwargs) -> DepthEstimator:
-        """Load the four files of the official release."""
-        return cls(load_official(directory, domain), **kwargs)
+    def from_official(cls, directory: str | Path, domain: str,
+                      options: EstimatorOptions | None = None, **fields) -> DepthEstimator:
+        """Load the four files of the official release (options as for from_checkpoint)."""
+        return cls(load_official(directory, domain), _options(options, fields))
+
+    @property
+    def device(self) -> torch.device:
+        return self.plan.device
+
+    @property
+    def backend(self) -> str:
+        """The back-end that runs (after 'auto' and any fallback)."""
+        return self.plan.backend
+
+    @property
+    def precision(self) -> str:
+        return self.options.precision
 
     @property
     def resize(self) -> str:
         """How images are resized to the network's input: exact or fast (approximate)."""
-        return self.resizer.method
+        return self.options.resize
 
     @property
     def config(self) -> S2RConfig:
@@ -164,7 +274,7 @@ class DepthEstimator:
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
         """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
         cfg = self.config
-        resized = self.resizer(check_rgb(rgb), cfg.input_height, cfg.input_width)
+        resized = RESIZERS[self.resize](check_rgb(rgb), cfg.input_height, cfg.input_width)
         # Normalised in numpy, on the calling thread: the same float32 arithmetic as
         # x.float() / 127.5 - 1, without waking the intra-op thread pool for a small array
         # (after an idle spell that wake-up alone cost 5-8 ms here). The HxWx3 array seen as
@@ -204,15 +314,25 @@ class DepthEstimator:
         """
         rgb = check_rgb(rgb)
         height, width = output_size or rgb.shape[:2]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._cpu_autocast):
-            tanh_depth = self.network(self.preprocess(rgb)).float()
-        # Metres before upsampling: the map is affine, so it commutes with bilinear
-        # resampling, and it costs one pass over the small network output instead of two
-        # temporaries at the image's size (1.9 -> 0.4 ms for a 375x1242 frame).
-        depth = F.interpolate(self.model.to_metres(tanh_depth), size=(height, width),
-                              mode="bilinear", align_corners=True)[0, 0]
-        depth = depth.clamp_(MIN_DEPTH, self.config.max_depth)
-        scale = self.metric_scale(rgb.shape[:2], intrinsics)
-        if scale != 1.0:
-            depth *= scale
-        return depth.cpu().numpy()
+        # The resize, network and upsampling on this estimator's thread count (if it has one).
+        with torch_threads(self.options.threads):
+            x = self.preprocess(rgb)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.plan.cpu_autocast):
+                tanh_depth = self.network(x).float()
+            # Metres before upsampling: the map is affine, so it commutes with bilinear
+            # resampling, and it costs one pass over the small network output instead of two
+            # temporaries at the image's size (1.9 -> 0.4 ms for a 375x1242 frame).
+            depth = F.interpolate(self.model.to_metres(tanh_depth), size=(height, width),
+                                  mode="bilinear", align_corners=True)[0, 0]
+            depth = depth.clamp_(MIN_DEPTH, self.config.max_depth)
+            scale = self.metric_scale(rgb.shape[:2], intrinsics)
+            if scale != 1.0:
+                depth *= scale
+            return depth.cpu().numpy()
+
+
+def _options(options: EstimatorOptions | None, fields: dict) -> EstimatorOptions:
+    """One options object from an EstimatorOptions or its fields by keyword (not both)."""
+    if options is not None and fields:
+        raise TypeError("give an EstimatorOptions or its fields by keyword, not both")
+    return options or EstimatorOptions(**fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..weights import SHIPPED, shipped_model
-from .estimator import DepthEstimator
+from .estimator import DepthEstimator, EstimatorOptions  # noqa: F401 (docstring)
 
 
 class ModelSpecError(ValueError):
@@ -17,8 +17,8 @@ def open_estimator(model: str | Path | None = None, official_dir: str | Path | N
     """Open a model by file path, shipped name ('outdoor', 'indoor'), or official directory.
 
     With neither ``model`` nor ``official_dir`` the shipped outdoor model is used.
-    Keyword arguments go to :class:`DepthEstimator` (device, precision, threads, input_size,
-    backend, workers, resize, spin_wait).
+    Keyword arguments: ``options`` (an :class:`EstimatorOptions`) or its fields (device,
+    precision, threads, backend, workers, resize, spin_wait, input_size).
     """
     if model and official_dir:
         raise ModelSpecError("give either a model file or an official directory, not both")

@@ -28,7 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from ..geometry import Intrinsics
-from ..inference import colorize_depth, open_estimator, pillow_resample
+from ..inference import colorize_depth, open_estimator
 from ..inference.estimator import resolve_backend, resolve_device
 from .allocator import keep_freed_memory
 from .conversions import (
@@ -104,9 +104,6 @@ class DepthPipeline:
         if self.estimator.fallback_reason:
             self.get_logger().warn(f"backend auto: {self.estimator.fallback_reason}; running "
                                    "eager PyTorch")
-        if self.estimator.resize == "exact" and not pillow_resample.available():
-            self.get_logger().warn("the exact resize's C kernel was not built (no C compiler "
-                                   "at install time): resizing with Pillow, about 4x slower")
         # One frame before serving: first-call costs (allocation, compilation) are paid here,
         # and a compiled graph exists before several workers call it.
         self.estimator.predict(np.zeros((cfg.input_height, cfg.input_width, 3), np.uint8))

@@ -38,7 +38,7 @@ class NodeSettings:
     domain: str = "vkitti"
     device: str = "auto"
     precision: str = "fp32"
-    resize: str = "exact"
+    resize: str = "fast"
     backend: str = "auto"
     threads: int = 0
     inference_workers: int = 0

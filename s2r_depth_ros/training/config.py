@@ -11,7 +11,7 @@ Layout (every key optional)::
              channels_last}
     stage0 / stage1 / stage2: any ``train`` key (per-stage override) plus the stage's
              loss weights
-    debug:  {broken_indices, nan_loss_at_step, pause_after_step}
+    debug:  {broken_indices}
 
 Unknown keys are errors, so a typo never silently trains with a default.
 """
@@ -94,8 +94,6 @@ DEFAULTS: dict[str, Any] = {
     },
     "debug": {
         "broken_indices": [],  # dataset indices whose loading raises (tests the skip path)
-        "nan_loss_at_step": None,  # the loss of this optimiser step becomes NaN
-        "pause_after_step": None,  # sleep forever after this step (tests kill -9 + resume)
     },
 }
 

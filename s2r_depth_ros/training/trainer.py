@@ -18,6 +18,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -120,13 +121,20 @@ def _dataset_description(config: dict[str, Any], base: Dataset) -> str:
     return f"{data['factory']}(domain={data['domain']}, length={len(base)}, seed={data['seed']})"
 
 
+# Called with the stage run at the end of every optimiser step, after any checkpoint of that
+# step (tests use it to interrupt or disturb a run at a chosen step).
+StepCallback = Callable[["StageRun"], None]
+
+
 class StageRun:
     """One stage's training: build everything, optionally resume, loop, save."""
 
     def __init__(self, config: dict[str, Any], stage: int, out_dir: Path, runtime: Runtime,
                  resume: bool, dataset: Dataset | None = None,
-                 val_dataset: Dataset | None = None, progress: bool = True) -> None:
+                 val_dataset: Dataset | None = None, progress: bool = True,
+                 step_callbacks: Sequence[StepCallback] = ()) -> None:
         self.config, self.stage, self.runtime = config, stage, runtime
+        self.step_callbacks = tuple(step_callbacks)
         self.settings = stage_settings(config, stage)
         self.out_dir = Path(out_dir)
         self.stage_dir = self.out_dir / f"stage{stage}"
@@ -376,8 +384,6 @@ class StageRun:
                     with self._autocast():
                         losses = self.wrapped(batch, self.generator)
                     loss = losses["loss"]
-                    if self.debug["nan_loss_at_step"] == self.step + 1:
-                        loss = loss * math.nan
                     names = list(losses)
                     values = [float(v.detach()) for v in losses.values()]
                     values[0] = float(loss.detach())
@@ -412,12 +418,8 @@ class StageRun:
                         self._preview()
                     if self.step % int(s["checkpoint_every"]) == 0 or at_end:
                         self._checkpoint()
-                    if self.debug["pause_after_step"] == self.step and runtime.is_main:
-                        tqdm.write(f"s2r-depth train: debug pause after step {self.step}",
-                                   file=sys.stderr)
-                        sys.stderr.flush()
-                        while True:  # only a signal ends this (tests kill -9 here)
-                            time.sleep(3600)
+                    for callback in self.step_callbacks:
+                        callback(self)
                     if at_end:
                         break
                 if self.batch_in_epoch >= self.per_epoch:
@@ -493,10 +495,12 @@ class StageRun:
 
 def train(config: dict[str, Any], stages: list[int], out_dir: str | Path, resume: bool = False,
           dataset: Dataset | None = None, val_dataset: Dataset | None = None,
-          progress: bool = True) -> list[StageResult]:
+          progress: bool = True, step_callbacks: Sequence[StepCallback] = ()
+          ) -> list[StageResult]:
     """Run the given stages in order; returns one result per stage.
 
     ``dataset``/``val_dataset`` replace the configured data (any dataset of RGBDSample).
+    ``step_callbacks``: see :data:`StepCallback` (every process calls them).
     With ``resume`` a stage continues from its ``train_state.pt``; finished stages are
     skipped. Under torchrun every process calls this; only rank 0 writes.
     """
@@ -516,7 +520,7 @@ def train(config: dict[str, Any], stages: list[int], out_dir: str | Path, resume
                           file=sys.stderr)
                 continue
             run = StageRun(config, stage, out_dir, runtime, resume, dataset, val_dataset,
-                           progress)
+                           progress, step_callbacks)
             result = run.run()
             results.append(result)
             if stage == 2 and runtime.is_main:
@@ -535,7 +539,8 @@ def _finished(stage_dir: Path, config: dict[str, Any], stage: int) -> bool:
     return int(load_state(path)["step"]) >= int(stage_settings(config, stage)["steps"])
 
 
-__all__ = ["Runtime", "StageResult", "TrainingDiverged", "setup_runtime", "train"]
+__all__ = ["Runtime", "StageResult", "StepCallback", "TrainingDiverged", "setup_runtime",
+           "snapshot", "train"]
 
 
 def snapshot(out_dir: str | Path, path: str | Path) -> Path:
@@ -553,4 +558,3 @@ def snapshot(out_dir: str | Path, path: str | Path) -> Path:
     provenance = {"source": "training snapshot", "state": str(states[-1]),
                   "stage": int(state["stage"]), "step": int(state["step"])}
     return save_checkpoint(model.eval(), path, provenance)
-
