@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from ..geometry import Intrinsics
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
 from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
+from .input_size import network_input_size
 from .optimize import fold_model
 from .resize import RESIZERS, RESIZES
 
@@ -207,21 +209,23 @@ class DepthEstimator:
         self.model = _private_model(model, config)
         # Why 'auto' could not use the runtime it picked (then it runs eager PyTorch).
         self.fallback_reason: str | None = None
+        self.options = options
+        self.plan = plan
+        # Exported networks have a fixed input size: one per size, made on first use (a
+        # camera-aware model runs at each camera's aspect); eager networks take any size.
+        self._exported: dict[tuple[int, int], object] = {}
+        self._export_lock = threading.Lock()
         if plan.exported:
             try:
-                path = exported_onnx(self.model)
-                self.network = (OpenVinoNetwork(path, options.threads, streams=options.workers,
-                                                precision=options.precision.replace("fp", "f"))
-                                if plan.backend == "openvino"
-                                else OnnxRuntimeNetwork(path, options.threads,
-                                                        options.spin_wait))
+                # ``network``: the one at the configured size (benchmarks, tests).
+                self.network = self._exported_network(config.input_height, config.input_width)
             except Exception as exc:  # 'auto' must still give a working estimator
                 if options.backend != "auto" or options.precision == "fp16":
                     raise
                 self.fallback_reason = (f"{plan.backend} unavailable: {type(exc).__name__}: "
                                         f"{exc}")
                 warnings.warn(f"{self.fallback_reason}; using eager PyTorch", stacklevel=2)
-                plan = replace(plan, backend="eager")
+                self.plan = plan = replace(plan, backend="eager")
         if not plan.exported:
             # Exact rewrites (folded BatchNorm, fused convs; depthwise heads on a CPU, where
             # they were measured faster); NHWC on the CPU.
@@ -230,8 +234,6 @@ class DepthEstimator:
                        else network.to(TORCH_DTYPES[options.precision]))
             self.network = (torch.compile(network, dynamic=False) if plan.backend == "compile"
                             else network)
-        self.options = options
-        self.plan = plan
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, options: EstimatorOptions | None = None,
@@ -271,10 +273,40 @@ class DepthEstimator:
         """The model's configuration (input size, max depth, provenance)."""
         return self.model.config
 
+    def _exported_network(self, height: int, width: int):
+        """The exported network for one input size (exported and compiled on first use)."""
+        network = self._exported.get((height, width))
+        if network is None:
+            with self._export_lock:
+                network = self._exported.get((height, width))
+                if network is None:
+                    options = self.options
+                    sized = _private_model(self.model, self.config.with_input(height, width))
+                    path = exported_onnx(sized)
+                    network = (OpenVinoNetwork(path, options.threads, streams=options.workers,
+                                               precision=options.precision.replace("fp", "f"))
+                               if self.plan.backend == "openvino"
+                               else OnnxRuntimeNetwork(path, options.threads,
+                                                       options.spin_wait))
+                    self._exported[height, width] = network
+        return network
+
+    def input_size(self, image_height: int, image_width: int) -> tuple[int, int]:
+        """(height, width) the network sees for an image of this size.
+
+        The configured size (``input_size`` option, else the model's), except that a
+        camera-aware model without an ``input_size`` option keeps the image's aspect
+        (:func:`.input_size.network_input_size`).
+        """
+        if self.options.input_size is not None:
+            return self.options.input_size
+        return network_input_size(image_height, image_width, self.config)
+
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
         """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
-        cfg = self.config
-        resized = RESIZERS[self.resize](check_rgb(rgb), cfg.input_height, cfg.input_width)
+        rgb = check_rgb(rgb)
+        size = self.input_size(*rgb.shape[:2])
+        resized = RESIZERS[self.resize](rgb, *size)
         # Normalised in numpy, on the calling thread: the same float32 arithmetic as
         # x.float() / 127.5 - 1, without waking the intra-op thread pool for a small array
         # (after an idle spell that wake-up alone cost 5-8 ms here). The HxWx3 array seen as
@@ -299,9 +331,9 @@ class DepthEstimator:
         if canonical is None or intrinsics is None:
             return 1.0
         height, width = image_size
-        cfg = self.config
-        fx = intrinsics.fx * cfg.input_width / width
-        fy = intrinsics.fy * cfg.input_height / height
+        net_height, net_width = self.input_size(height, width)
+        fx = intrinsics.fx * net_width / width
+        fy = intrinsics.fy * net_height / height
         return float(np.sqrt(fx * fy)) / canonical
 
     @torch.inference_mode()
@@ -317,8 +349,10 @@ class DepthEstimator:
         # The resize, network and upsampling on this estimator's thread count (if it has one).
         with torch_threads(self.options.threads):
             x = self.preprocess(rgb)
+            network = (self._exported_network(*x.shape[-2:]) if self.plan.exported
+                       else self.network)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.plan.cpu_autocast):
-                tanh_depth = self.network(x).float()
+                tanh_depth = network(x).float()
             # Metres before upsampling: the map is affine, so it commutes with bilinear
             # resampling, and it costs one pass over the small network output instead of two
             # temporaries at the image's size (1.9 -> 0.4 ms for a 375x1242 frame).
