@@ -1,14 +1,18 @@
-"""Vectorised ray casting of analytic geometry with procedural textures (numpy only).
+"""Vectorised ray casting of analytic geometry with procedural textures (numpy, cv2).
 
-World frame: X right, Y up, Z forward (metres). The camera has no roll, so the ray
-direction's Y component depends on the image row only, and with zero yaw X depends on the
-column only and Z on the row only: the per-axis slab terms are then (1, W) or (H, 1) arrays
-and only the final min/max is full size. Rays are scaled so that the camera-frame z of a ray
-is 1: the ray parameter ``t`` of a hit is directly the z-depth of that pixel.
+World frame: X right, Y up, Z forward (metres). Primitives: boxes, the inside of a box
+(rooms), axis-aligned ellipsoids and cylinders cut by a box (wheels, trunks, car bodies,
+canopies), each optionally turned about the vertical; the ground Y = c Z^2 (flat for c = 0).
+Without camera roll the ray direction's Y component depends on the image row only, and with
+zero yaw X depends on the column only and Z on the row only: the per-axis slab terms are then
+(1, W) or (H, 1) arrays and only the final min/max is full size. Rays are scaled so that the
+camera-frame z of a ray is 1: the ray parameter ``t`` of a hit is directly the z-depth of
+that pixel.
 
 Each primitive is only tested inside its screen-space bounding rectangle (its corners,
 clipped against the near plane, projected), which keeps the cost near one full-image pass per
-layer of overlapping objects.
+layer of overlapping objects. Sun shadows are traced per caster on the pixels its swept
+volume covers, at half resolution; soft contact shadows darken the ground under objects.
 """
 
 from __future__ import annotations

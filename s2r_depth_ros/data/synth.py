@@ -603,6 +603,23 @@ def _parked_yaw(rng: np.random.Generator) -> float:
     return yaw + (math.pi if rng.random() < 0.3 else 0.0)
 
 
+def _traffic_lights(scene: Scene, rng: np.random.Generator, edges, z: float,
+                    materials: dict) -> None:
+    """Signal posts at both kerbs before a crossing: a post, a dark housing, three lamps."""
+    scene.label = "street furniture"
+    lit = int(rng.integers(3))
+    for side, edge in ((-1, edges[0]), (1, edges[1])):
+        x = edge + side * 0.6
+        tall = rng.uniform(2.6, 3.2)
+        scene.cylinder(1, (x, tall / 2, z), 0.06, tall / 2, materials["metal"])
+        scene.box((x - 0.18, tall, z - 0.2), (x + 0.18, tall + 0.95, z + 0.05),
+                  materials["tyre"])
+        for k, colour in enumerate(("red", "amber", "green")):
+            lamp = materials["signal_on" if k == lit else "signal_off"][colour]
+            scene.cylinder(2, (x, tall + 0.78 - k * 0.3, z - 0.21), 0.1, 0.01, lamp,
+                           casts=False)
+
+
 def _outdoor_camera(rng: np.random.Generator, height: int, width: int, x: float) -> Camera:
     """A street camera: mostly 1.5-1.8 m high (1.2-2.0), level +-5 deg, 40-100 deg wide."""
     cam_height = rng.uniform(1.5, 1.8) if rng.random() < 0.8 else rng.uniform(1.2, 2.0)
@@ -663,6 +680,8 @@ def _outdoor_scene(rng: np.random.Generator, height: int, width: int
         fronts.append(_buildings(scene, rng, side, kerb, far, style, crossing, extras))
 
     _street_furniture(scene, rng, (road_left, road_right), kerbs, has_sidewalk, far, materials)
+    if crossing is not None:
+        _traffic_lights(scene, rng, (road_left, road_right), crossing[0] - 1.0, materials)
 
     # Vegetation: street trees along the pavement, hedges and bushes in front gardens, and in
     # the country, groves on both sides.
@@ -802,6 +821,13 @@ def _outdoor_materials(rng: np.random.Generator, scene: Scene) -> dict:
         "shop_glass": plain(_hsv(rng, (0.5, 0.65), (0.05, 0.3), (0.12, 0.35)), 0.3),
         "clothes": [plain(_hsv(rng, (0, 1), (0.0, 0.7), (0.05, 0.7)), 0.1) for _ in range(4)],
         "skin": plain(_hsv(rng, (0.03, 0.09), (0.3, 0.6), (0.3, 0.85)), 0.05),
+        "signal_on": {name: scene.material(Material(colour=colour, emissive=True, noise=0.05))
+                      for name, colour in (("red", (1.0, 0.15, 0.1)), ("amber", (1.0, 0.7, 0.1)),
+                                           ("green", (0.2, 1.0, 0.6)))},
+        "signal_off": {name: plain(colour, 0.05)
+                       for name, colour in (("red", (0.2, 0.04, 0.03)),
+                                            ("amber", (0.2, 0.14, 0.03)),
+                                            ("green", (0.04, 0.2, 0.12)))},
     }
 
 # --------------------------------------------------------------------------- indoor rooms
@@ -1306,9 +1332,15 @@ def _indoor_scene(rng: np.random.Generator, height: int, width: int) -> tuple[Sc
     pieces = ["table", "table", "shelf", "shelf", "cabinet", "boxes", "plant", "person",
               "floor_lamp", "sofa", "bed", "chair", "rug", "door", "window", "picture",
               "picture", "radiator", "ceiling_lamp"]
+    people = 0
     for _ in range(int(rng.integers(8, 18))):
         kind = str(rng.choice(pieces))
         scene.label = kind
+        if kind == "person":
+            # At most one person, in about a quarter of the rooms.
+            people += 1
+            if people > 1 or rng.random() < 0.5:
+                continue
         if kind in ("door", "window", "picture", "radiator"):
             builder.on_wall(kind)
         elif kind == "chair":
@@ -1362,7 +1394,7 @@ def render_scene(domain: str, height: int, width: int, rng: np.random.Generator)
 
 # Bump when a change to the renderer changes frames: cached frames of older versions are then
 # not read (they live in a differently named folder).
-RENDER_VERSION = 7
+RENDER_VERSION = 8
 
 
 class SyntheticScenes(Dataset):
