@@ -1,16 +1,21 @@
 """Metric scale from the ground plane: the camera's known height above the ground fixes it.
 
 The depth map is back-projected (pinhole, camera optical frame: x right, y down, z forward)
-in the lower part of the image, where the ground is. A plane n . X = h is found there by
-RANSAC with its normal n near the expected "down" direction, then refined by total least
-squares on its inliers. The network's depth puts the plane at distance h from the camera,
-the real plane is ``camera_height`` away, so the factor is camera_height / h.
+in the lower part of the image, where the ground is. The ground is a plane n . X = h:
 
-Inliers are judged scale-free: a point X is on the plane when |n . X / h - 1| < band. For a
-ground point n . X = depth * (n . ray), so a relative depth error e gives exactly e there,
-near or far; a point 0.1 * camera_height above the ground (a kerb, a car's sill) is off by
-0.1. Without ground in view (a wall close-up, the sky) no plane passes the checks and the
-estimate is refused with the reason: callers keep their previous scale or none.
+1. its normal n: the direction, near the expected "down", along which the points pile up
+   most sharply (every ground point has the same n . X). When the ground's normal is known
+   (TF from the robot's base, or the mount's pitch and roll) it is used as it is;
+2. its distance h: the lowest well-supported layer of n . X (a table top, a bed or a
+   pavement can hold more points than the floor or road below it), refined to the lowest
+   distinct layer within the band (a kerb a few per cent of the height above the road).
+
+The network's depth puts the plane at distance h, the real one is ``camera_height`` away,
+so the factor is camera_height / h. Everything is scale-free: a point is on the plane when
+|n . X / h - 1| < band. For a ground point n . X = depth * (n . ray), so a relative depth
+error e gives exactly e there, near or far. Without ground in view (a wall close-up, the
+sky) no plane passes the checks and the estimate is refused with the reason: callers keep
+their previous scale or none.
 """
 
 from __future__ import annotations
@@ -22,9 +27,6 @@ import numpy as np
 
 from ..geometry import Intrinsics
 from .estimate import ScaleEstimate
-
-# Planes whose normals are within 3 degrees count as parallel (a floor below a table top).
-PARALLEL_COS = math.cos(math.radians(3.0))
 
 
 def gravity_from_pitch_roll(pitch: float, roll: float = 0.0) -> np.ndarray:
@@ -56,8 +58,10 @@ class GroundOptions:
     # Least share of the region's valid points on the plane, and least count of them.
     min_support: float = 0.2
     min_points: int = 200
-    # RANSAC hypotheses, and points they are scored on (a seeded random subset).
-    iterations: int = 200
+    # A ground plane recedes from the camera: its inliers' 90th / 10th percentile depth must
+    # be at least this (a wall seen face-on is at one depth, whatever normal is tried).
+    min_depth_spread: float = 1.25
+    # Points the normal and the level are searched on (a seeded random subset).
     sample_points: int = 4000
 
     def __post_init__(self) -> None:
@@ -69,7 +73,7 @@ class GroundOptions:
             (0.0 < self.inlier_band < 1.0, "inlier_band must be in (0, 1)"),
             (0.0 < self.min_support <= 1.0, "min_support must be in (0, 1]"),
             (self.min_points >= 3, "min_points must be >= 3"),
-            (self.iterations >= 1, "iterations must be >= 1"),
+            (self.min_depth_spread >= 1.0, "min_depth_spread must be >= 1"),
             (self.sample_points >= 3, "sample_points must be >= 3"),
         ]
         for ok, message in checks:
@@ -91,36 +95,109 @@ def _region_points(depth: np.ndarray, intrinsics: Intrinsics, region_top: float)
     return np.stack([x, y, z], axis=1)
 
 
-def _fit_plane(points: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, float]:
-    """Total least-squares plane n . X = h through ``points``, n oriented along ``down``."""
-    centroid = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - centroid, full_matrices=False)
-    normal = vt[-1]
-    if normal @ down < 0:
-        normal = -normal
-    return normal, float(normal @ centroid)
-
-
 def _inliers(points: np.ndarray, normal: np.ndarray, distance: float, band: float) -> np.ndarray:
     return np.abs(points @ normal / distance - 1.0) < band
 
 
-def _hypotheses(sample: np.ndarray, down: np.ndarray, min_cos: float, fixed: bool,
-                iterations: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate planes (normals (K, 3), distances (K,)) below the camera, near ``down``."""
-    if fixed:  # the normal is known: one point fixes the plane
-        distances = sample[rng.integers(0, len(sample), iterations)] @ down
-        normals = np.repeat(down[None, :], iterations, axis=0)
-    else:
-        triples = sample[rng.integers(0, len(sample), (iterations, 3))]
-        normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
-        lengths = np.linalg.norm(normals, axis=1)
-        normals = normals / np.maximum(lengths, 1e-12)[:, None]
-        normals *= np.where(normals @ down < 0, -1.0, 1.0)[:, None]
-        distances = np.einsum("ij,ij->i", normals, triples[:, 0])
-        distances[(lengths <= 1e-12) | (normals @ down < min_cos)] = 0.0
-    usable = distances > 0
-    return normals[usable], distances[usable]
+def _sharpest_normal(sample: np.ndarray, down: np.ndarray, tolerance_deg: float,
+                     band: float) -> np.ndarray:
+    """The normal within ``tolerance_deg`` of ``down`` along which the points pile up most.
+
+    For the ground's normal every ground point has the same n . X, one sharp peak; a tilted
+    normal smears it, and a pavement beside the road forms a second peak instead of
+    tilting the plane (as a three-point plane through road and pavement would). The peak is
+    counted in log(n . X), so it is scale-free; the search is a coarse grid, then a fine one.
+    """
+    helper = np.array([1.0, 0.0, 0.0]) if abs(down[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
+    across = np.cross(down, helper)
+    across /= np.linalg.norm(across)
+    along = np.cross(down, across)
+    width = band / 10  # bin width in log distance; a peak is two neighbouring bins
+    centre, step = (0.0, 0.0), tolerance_deg / 6
+    limit = tolerance_deg
+    for _ in range(3):
+        offsets = np.arange(-6, 7) * step
+        a, b = np.meshgrid(centre[0] + offsets, centre[1] + offsets, indexing="ij")
+        a, b = a.ravel(), b.ravel()
+        keep = np.hypot(a, b) <= limit + 1e-9
+        a, b = a[keep], b[keep]
+        normals = (down[None, :] + np.tan(np.radians(a))[:, None] * across
+                   + np.tan(np.radians(b))[:, None] * along)
+        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+        heights = sample @ normals.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bins = np.floor(np.log(heights) / width)
+        usable = np.isfinite(bins) & (heights > 0)
+        low = bins[usable].min() if usable.any() else 0.0
+        index = np.where(usable, bins - low + 1, 0).astype(np.int64)  # 0: not below
+        nbins = int(index.max()) + 2
+        flat = index + np.arange(len(a))[None, :] * nbins
+        counts = np.bincount(flat.ravel(), minlength=len(a) * nbins).reshape(len(a), nbins)
+        counts[:, 0] = 0
+        peaks = (counts[:, :-1] + counts[:, 1:]).max(axis=1)
+        best = int(np.argmax(peaks))
+        centre, step = (float(a[best]), float(b[best])), step / 4
+    return normals[best]
+
+
+def _lowest_layer(relative: np.ndarray, band: float) -> float:
+    """The level (relative to 1) of the lowest distinct layer of points within +-band of 1.
+
+    A fine histogram over the band; from its highest bin, step to a farther peak only when
+    a clear dip (under half the smaller peak) separates the two.
+    """
+    edges = np.linspace(1 - band, 1 + band, 21)
+    counts, _ = np.histogram(relative, edges)
+    if counts.max() == 0:
+        return 1.0
+    peaks = [i for i in range(len(counts)) if counts[i] >= 0.25 * counts.max()
+             and counts[i] >= counts[max(i - 1, 0)] and counts[i] >= counts[min(i + 1, 19)]]
+    chosen = int(np.argmax(counts))
+    for peak in sorted(p for p in peaks if p > chosen):
+        between = counts[chosen:peak + 1].min()
+        if between < 0.5 * min(counts[chosen], counts[peak]):
+            chosen = peak
+    half = band / 5
+    centre = 0.5 * (edges[chosen] + edges[chosen + 1])
+    near = relative[np.abs(relative - centre) < half]
+    return float(np.median(near)) if len(near) else float(centre)
+
+
+def _lowest_level(heights: np.ndarray, band: float, min_support: float) -> float | str:
+    """The distance of the lowest well-supported layer of ``heights`` (n . X), or a reason.
+
+    A histogram of log(height) in bins of band / 10; a layer's support is the share of
+    points within +-band of it. From the best-supported layer, step to a farther local peak
+    when it has at least half the support asked for and a dip (under half the smaller
+    peak) separates the two.
+    """
+    heights = heights[heights > 0]
+    if len(heights) < 3:
+        return "no depth points below the camera in the lower image"
+    logs = np.log(heights)
+    width = band / 10
+    low = logs.min()
+    index = np.floor((logs - low) / width).astype(np.int64)
+    counts = np.bincount(index).astype(np.float64)
+    smooth = np.convolve(counts, np.ones(3) / 3, mode="same")
+    reach = 10  # bins within +-band
+    window = np.convolve(counts, np.ones(2 * reach + 1), mode="same") / len(heights)
+    best = int(np.argmax(window))
+    if window[best] < min_support:
+        return (f"ground plane support about {window[best]:.0%} of the lower image's points, "
+                f"need {min_support:.0%}")
+    peaks = [i for i in range(best + 1, len(smooth))
+             if window[i] >= min_support / 2 and smooth[i] >= smooth[i - 1]
+             and (i + 1 == len(smooth) or smooth[i] >= smooth[i + 1])]
+    # The best window's densest bin stands for that layer in the dip test.
+    top = best - reach + int(np.argmax(smooth[max(best - reach, 0):best + reach + 1]))
+    chosen = max(top, 0)
+    for peak in peaks:
+        if peak <= chosen:
+            continue
+        if smooth[chosen:peak + 1].min() < 0.5 * min(smooth[chosen], smooth[peak]):
+            chosen = peak
+    return float(np.exp(low + (chosen + 0.5) * width))
 
 
 def find_ground(depth: np.ndarray, intrinsics: Intrinsics, gravity: np.ndarray | None = None,
@@ -146,7 +223,6 @@ def find_ground(depth: np.ndarray, intrinsics: Intrinsics, gravity: np.ndarray |
             raise ValueError(f"gravity must be a finite non-zero 3-vector, got {gravity}")
         down, tolerance = down / length, options.gravity_tolerance_deg
     fixed = tolerance == 0
-    min_cos = math.cos(math.radians(tolerance))
     points = _region_points(depth, intrinsics, options.region_top)
     total = len(points)
     if total < options.min_points:
@@ -154,42 +230,13 @@ def find_ground(depth: np.ndarray, intrinsics: Intrinsics, gravity: np.ndarray |
     # Deterministic for a given frame: the same depth gives the same plane.
     rng = np.random.default_rng(total)
     sample = points[rng.choice(total, min(total, options.sample_points), replace=False)]
-    normals, distances = _hypotheses(sample, down, min_cos, fixed, options.iterations, rng)
-    if len(distances) == 0:
-        return (f"no plane within {tolerance:g} deg of the down direction below the camera in "
-                "the lower image")
-    on_plane = np.abs(sample @ normals.T / distances - 1.0) < options.inlier_band
-    counts = on_plane.sum(axis=0)
-    need = max(options.min_support * len(sample), 3)
-    if counts.max() < need:
-        share = counts.max() / len(sample)
-        return (f"ground plane support about {share:.0%} of {total} points, need "
-                f"{options.min_support:.0%}")
-    # The ground is the lowest well-supported plane: a table top or a bed can hold more
-    # points than the floor below it. Step down while a supported plane parallel to the
-    # chosen one lies clearly below it on other points (not the same ground, tilted).
-    best = int(np.argmax(counts))
-    while True:
-        shared = on_plane.T.astype(np.int32) @ on_plane[:, best].astype(np.int32)
-        below = ((counts >= need) & (normals @ normals[best] >= PARALLEL_COS)
-                 & (distances > distances[best] * (1 + 2 * options.inlier_band))
-                 & (shared < 0.5 * counts))
-        if not below.any():
-            break
-        best = int(np.argmax(np.where(below, counts, -1)))
-    normal, distance = normals[best], float(distances[best])
+    normal = down if fixed else _sharpest_normal(sample, down, tolerance, options.inlier_band)
+    found = _lowest_level(sample @ normal, options.inlier_band, options.min_support)
+    if isinstance(found, str):
+        return found
+    # Settle, with all points, on the lowest distinct sub-layer of that layer.
+    distance = _lowest_layer(points @ normal / found, options.inlier_band) * found
     mask = _inliers(points, normal, distance, options.inlier_band)
-    # Refine on all inliers; a few rounds settle the plane and its inlier set.
-    for _ in range(3):
-        if mask.sum() < 3:
-            break
-        if fixed:
-            distance = float(np.median(points[mask] @ normal))
-        else:
-            normal, distance = _fit_plane(points[mask], down)
-        if distance <= 0:
-            return "the fitted plane is not below the camera"
-        mask = _inliers(points, normal, distance, options.inlier_band)
     count = int(mask.sum())
     tilt = math.degrees(math.acos(min(1.0, float(normal @ down))))
     if tilt > tolerance + 1e-6:
@@ -197,6 +244,10 @@ def find_ground(depth: np.ndarray, intrinsics: Intrinsics, gravity: np.ndarray |
     if count < options.min_points or count < options.min_support * total:
         return (f"ground plane support {count} of {total} points ({count / total:.0%}), need "
                 f"{options.min_support:.0%} and {options.min_points}")
+    near, far = np.percentile(points[mask, 2], [10, 90])
+    if far < options.min_depth_spread * near:
+        return (f"the plane's points lie at one depth ({near:.3g}..{far:.3g}), a surface "
+                "facing the camera rather than the ground")
     return normal, distance, count, total
 
 
