@@ -3,12 +3,14 @@ camera heights and pitches, on sparse samples and on scale sequences."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from conftest import REAL_RGBD
 from s2r_depth_ros.data.raycast import render
 from s2r_depth_ros.data.synth import _indoor_scene, _outdoor_scene, frame_rng
 from s2r_depth_ros.geometry import Intrinsics
@@ -252,3 +254,64 @@ def test_auto_mode_prefers_sparse_and_falls_back_to_ground():
     third = corrector.update(depth * 0.5, intrinsics, 0.2,
                              sparse=resample_sparse(sparse, (48, 160)))
     assert third.source == "sparse" and third.scale == pytest.approx(2.0, rel=0.02)
+
+
+# --------------------------------------------------------------------------- the tools
+
+def test_predict_with_intrinsics_and_ground_scale(tmp_path, real_manifest):
+    from PIL import Image
+
+    from s2r_depth_ros.cli import main
+
+    entry = next(e for e in real_manifest if e["dataset"] == "kitti_tiny_packnet")
+    frame = REAL_RGBD / entry["rgb"]
+    camera = [str(entry[k]) for k in ("fx", "fy", "cx", "cy")]
+    common = [str(frame), "--device", "cpu", "--threads", "2", "--quiet",
+              "--intrinsics", *camera]
+    assert main(["predict", *common, "-o", str(tmp_path / "raw")]) == 0
+    assert main(["predict", *common, "-o", str(tmp_path / "ground"), "--scale", "ground",
+                 "--camera-height", "1.65", "--camera-pitch", "0"]) == 0
+    raw = np.load(tmp_path / "raw" / f"{frame.stem}.npy")
+    scaled = np.load(tmp_path / "ground" / f"{frame.stem}.npy")
+    info = json.loads((tmp_path / "ground" / "scales.json").read_text())[frame.stem]
+    assert info["source"] == "ground" and 0.5 < info["scale"] < 2.0 and info["support"] > 0.2
+    np.testing.assert_allclose(scaled, raw * np.float32(info["scale"]), rtol=1e-6)
+    assert scaled.shape == Image.open(frame).size[::-1]
+
+
+def test_predict_scale_options_are_checked(tmp_path, capsys):
+    from s2r_depth_ros.cli import main
+
+    assert main(["predict", "missing.png", "-o", str(tmp_path), "--scale", "ground"]) == 2
+    assert "--camera-height" in capsys.readouterr().err
+    assert main(["predict", "missing.png", "-o", str(tmp_path), "--scale", "ground",
+                 "--camera-height", "-1"]) == 2
+
+
+def test_eval_bag_reports_scale_modes_and_jitter(tmp_path):
+    from s2r_depth_ros.cli import main
+
+    bag = REAL_RGBD / "bags" / "kitti_tiny_drive0023_image02_mcap"
+    if not bag.exists():
+        pytest.skip(f"{bag} not available")
+    out = tmp_path / "eval"
+    assert main(["eval-bag", str(bag), "--image-topic", "/kitti/camera_color_left/image_rect",
+                 "--gt-depth-topic", "/kitti/camera_color_left/depth_velodyne",
+                 "--scale-modes", "none,ground,sparse", "--camera-height", "1.65",
+                 "--camera-pitch", "0", "--no-baselines", "--device", "cpu", "--threads", "2",
+                 "--quiet", "-o", str(out)]) == 0
+    data = json.loads((out / "metrics.json").read_text())
+    scale = data["scale"]
+    names = {"model", "model+ground", "model+ground+smooth", "model+sparse",
+             "model+sparse+smooth"}
+    assert set(scale["abs_rel"]["outdoor"]) == names == set(scale["jitter"]["outdoor"])
+    assert scale["methods"]["model+ground"]["frames_estimated"] == 7
+    assert scale["methods"]["model+sparse"]["frames_estimated"] == 7
+    figures = scale["abs_rel"]["outdoor"]
+    # Median scaling undoes any factor: every variant has the model's median-scaled score.
+    for name in names:
+        assert figures[name]["median_scaled"] == pytest.approx(
+            figures["model"]["median_scaled"], rel=1e-4)
+    # 1 % of the GT pixels as sparse depth: raw within 5 % of median-scaled (issue 16).
+    assert figures["model+sparse"]["raw"] < 1.05 * figures["model+sparse"]["median_scaled"]
+    assert all(math.isfinite(v) and v >= 0 for v in scale["jitter"]["outdoor"].values())

@@ -4,9 +4,12 @@ A sparse map is an (H, W) float32 array in metres at the predicted depth's resol
 (or 0) where there is no sample. Converters build it from a 32FC1 image in metres, a 16UC1
 image in millimetres, or a LiDAR point array with its camera-from-lidar transform.
 
-The fit is robust and per frame: the scale is exp(median(log(sparse / depth))), which a
-minority of wrong samples cannot move far; with ``fit_shift`` a scale and a shift in
-inverse depth, 1 / metric = a / depth + b, by iteratively trimmed weighted least squares.
+The fit is robust and per frame: the scale s minimises the mean relative error over the
+samples, sum |s * depth - sparse| / sparse, which is the median of sparse / depth weighted by
+depth / sparse, over the samples within a band of the plain median ratio (an L1 fit
+without the gross outliers: a minority of wrong samples cannot move it far). With
+``fit_shift``: a scale and a shift in inverse depth, 1 / metric = a / depth + b, by
+iteratively trimmed weighted least squares.
 A minimum-support rule refuses frames with too few overlapping samples, or whose samples
 disagree too much to trust (the reason is returned).
 """
@@ -131,6 +134,13 @@ def _overlap(depth: np.ndarray, sparse: np.ndarray) -> tuple[np.ndarray, np.ndar
     return depth[both].astype(np.float64), sparse[both].astype(np.float64)
 
 
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The value where the sorted weights reach half their sum."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
 def align_to_sparse(depth: np.ndarray, sparse: np.ndarray,
                     options: SparseOptions | None = None) -> ScaleEstimate:
     """The scale that fits ``depth`` to ``sparse`` metric samples of the same shape.
@@ -144,9 +154,9 @@ def align_to_sparse(depth: np.ndarray, sparse: np.ndarray,
     if count < options.min_points:
         return ScaleEstimate.refused("sparse", f"{count} sparse samples overlap valid depth, "
                                      f"need {options.min_points}", points=count)
-    log_ratio = np.log(metric) - np.log(pred)
-    centre = float(np.median(log_ratio))
-    inliers = np.abs(log_ratio - centre) < options.inlier_band
+    ratio = metric / pred
+    # Support: samples within the band of the plain median; the fit uses those only.
+    inliers = np.abs(np.log(ratio / np.median(ratio))) < options.inlier_band
     support = float(inliers.mean())
     if support < options.min_support:
         return ScaleEstimate.refused(
@@ -154,7 +164,8 @@ def align_to_sparse(depth: np.ndarray, sparse: np.ndarray,
             f"{options.inlier_band:g} in log depth, need {options.min_support:.0%}",
             support=support, points=count)
     if not options.fit_shift:
-        return ScaleEstimate("sparse", float(np.exp(centre)), support, count)
+        scale = _weighted_median(ratio[inliers], 1.0 / ratio[inliers])
+        return ScaleEstimate("sparse", scale, support, count)
     return _fit_scale_and_shift(pred, metric, inliers, options, count)
 
 
@@ -162,7 +173,6 @@ def _fit_scale_and_shift(pred: np.ndarray, metric: np.ndarray, inliers: np.ndarr
                          options: SparseOptions, count: int) -> ScaleEstimate:
     """1 / metric = a / pred + b on the inliers, weighted so residuals are relative errors."""
     inv_pred, inv_metric = 1.0 / pred, 1.0 / metric
-    a, b = 1.0 / float(np.exp(np.mean(np.log(metric[inliers] / pred[inliers])))), 0.0
     for _ in range(4):
         weights = metric[inliers]  # residual * metric ~ relative depth error
         design = np.stack([inv_pred[inliers], np.ones(int(inliers.sum()))], axis=1)
