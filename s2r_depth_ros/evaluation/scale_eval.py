@@ -9,7 +9,8 @@ their median-scaled metrics equal the plain model's. All methods share one netwo
 per frame.
 
 Jitter: the std of log(s_t / s_t-1) over consecutive frames' median scales against ground
-truth (``FrameResult.scale``), per method; 0 means the scale error does not move.
+truth (``FrameResult.scale``), per method; 0 means the scale error does not move. Beside it,
+each variant's ``factor_jitter``: the same figure for the correction factors it applied.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class ScaledModel:
         self.correctors: dict[str, ScaleCorrector | None] = {}
         self.estimated = 0
         self.refused: dict[str, int] = {}
+        # The factors applied, per group, in frame order (for the factor jitter).
+        self.factors: dict[str, list[float]] = {}
         self._time = 0.0
 
     def _corrector(self, group: str) -> ScaleCorrector | None:
@@ -114,6 +117,8 @@ class ScaledModel:
         # Frames without stamps (folders, the manifest) are taken one second apart.
         self._time = frame.stamp_ns * 1e-9 if frame.stamp_ns is not None else self._time + 1.0
         result = corrector.update(depth, frame.camera_at_gt(), self._time, sparse, gravity)
+        if result.source != "none":
+            self.factors.setdefault(frame.group, []).append(result.scale)
         if result.measured is not None:
             self.estimated += 1
         else:
@@ -123,7 +128,10 @@ class ScaledModel:
     def summary(self) -> dict:
         """How many frames had an estimate, and why the others had none."""
         return {"mode": self.mode, "smoothing": self.smoothing, "frames_estimated":
-                self.estimated, "frames_without_estimate": dict(self.refused)}
+                self.estimated, "frames_without_estimate": dict(self.refused),
+                # Std of log(f_t / f_t-1) of the factors applied (what /diagnostics shows).
+                "factor_jitter": {group: scale_jitter(values)
+                                  for group, values in self.factors.items()}}
 
 
 def scale_methods(estimator, config: ScaleEvalConfig) -> tuple[dict[str, DepthMethod],
