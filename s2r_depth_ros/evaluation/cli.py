@@ -12,6 +12,14 @@ from ..inference.cli import add_model_arguments, estimator_from_args
 from .baselines import BASELINES
 from .metrics import CROPS, PROTOCOLS, Protocol
 from .runner import DepthMethod, Evaluation, Frame, baseline_method, model_method
+from .scale_eval import (
+    ScaleEvalConfig,
+    add_scale_arguments,
+    scale_config_from_args,
+    scale_methods,
+    scale_report,
+    scale_table,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MANIFEST = REPO.parent / "shared" / "real_rgbd" / "manifest.json"
@@ -46,21 +54,39 @@ def _protocol(base: Protocol, args: argparse.Namespace) -> Protocol:
     return base.with_overrides(args.crop, args.min_depth, args.max_depth)
 
 
-def _methods(args: argparse.Namespace) -> tuple[dict[str, DepthMethod], dict]:
-    """The model (unless --no-model) then the baselines (unless --no-baselines)."""
+def _methods(args: argparse.Namespace, scale: ScaleEvalConfig | None = None
+             ) -> tuple[dict[str, DepthMethod], dict, dict]:
+    """The model (unless --no-model) and its scale variants, then the baselines.
+
+    Also returns the scale variants by name (empty without scale modes).
+    """
     methods: dict[str, DepthMethod] = {}
     info: dict = {}
+    scaled: dict = {}
     if not args.no_model:
         estimator = estimator_from_args(args)
         cfg = estimator.config
         methods["model"] = model_method(estimator)
+        if scale is not None and set(scale.modes) - {"none"}:
+            variants, scaled = scale_methods(estimator, scale)
+            methods.update(variants)
         info["model"] = {"source": args.official_dir or args.model or "outdoor (shipped)",
                          "config": cfg.name, "input": f"{cfg.input_width}x{cfg.input_height}",
                          "max_depth": cfg.max_depth}
     if not args.no_baselines:
         for name in BASELINES:
             methods[name] = baseline_method(name)
-    return methods, info
+    return methods, info, scaled
+
+
+def _add_scale_report(evaluation: Evaluation, args: argparse.Namespace, info: dict,
+                      scaled: dict, scale: ScaleEvalConfig, sequences: bool) -> None:
+    """Put the scale modes' figures into ``info`` (metrics.json) and print their table."""
+    if not scaled or not evaluation.rows:
+        return
+    info["scale"] = scale_report(evaluation, scaled, scale, sequences)
+    if not args.quiet:
+        print(scale_table(info["scale"]))
 
 
 def _finish(evaluation: Evaluation, args: argparse.Namespace, info: dict, title: str) -> None:
@@ -87,12 +113,14 @@ def run_eval(args: argparse.Namespace) -> int:
         sources = manifest_sources(args.manifest, args.limit)
         source = {"manifest": str(args.manifest)}
         protocols = {name: _protocol(p, args) for name, p in PROTOCOLS.items()}
-    methods, info = _methods(args)
+    scale = scale_config_from_args(args, sequences=False)
+    methods, info, scaled = _methods(args, scale)
     evaluation = Evaluation(methods, protocols, report_frames=args.report_frames)
     for item in tqdm(sources, desc="eval", unit="frame", disable=args.quiet):
         evaluation.add(item.load())
     if not evaluation.rows:
         raise ValueError("no frame had valid ground truth inside the protocol's range and crop")
+    _add_scale_report(evaluation, args, info, scaled, scale, sequences=False)
     _finish(evaluation, args, {"command": "eval", "source": source, **info}, "s2r-depth eval")
     return 0
 
@@ -105,6 +133,7 @@ def run_eval_bag(args: argparse.Namespace) -> int:
     if args.write_bag and Path(args.write_bag).exists():
         raise ValueError(f"--write-bag target {args.write_bag} exists already")
     protocol = _protocol(PROTOCOLS[args.protocol], args)
+    scale = scale_config_from_args(args, sequences=True)
     with BagPairReader(args.bag, args.image_topic, args.gt_depth_topic, args.camera_info_topic,
                        args.stamp_tolerance) as reader:
         stats = reader.plan()
@@ -113,7 +142,7 @@ def run_eval_bag(args: argparse.Namespace) -> int:
             raise BagError(f"no image on {args.image_topic} has a ground-truth message within "
                            f"{args.stamp_tolerance} s ({stats.images} images, "
                            f"{stats.gt_messages} GT messages){reason}")
-        methods, info = _methods(args)
+        methods, info, scaled = _methods(args, scale)
         evaluation = Evaluation(methods, {protocol.name: protocol},
                                 report_frames=args.report_frames)
         writer = None
@@ -145,6 +174,7 @@ def run_eval_bag(args: argparse.Namespace) -> int:
         info["written_bag"] = {"path": str(args.write_bag), "storage": args.write_storage,
                                "frames": writer.frames}
     if evaluation.rows:
+        _add_scale_report(evaluation, args, info, scaled, scale, sequences=True)
         _finish(evaluation, args, info, "s2r-depth eval-bag")
     if not args.quiet:
         print(f"{stats.images} images, {stats.gt_messages} GT messages, {stats.matched} matched, "
@@ -236,6 +266,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="camera of the folder images, for the ground-plane baseline "
                           "(default: focal = width, centred)")
     add_protocol_arguments(evaluate)
+    add_scale_arguments(evaluate, sequences=False)
     add_model_arguments(evaluate)
     evaluate.set_defaults(func=run_eval)
 
@@ -259,6 +290,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bag.add_argument("--cloud-stride", type=int, default=2,
                      help="pixel stride of the written point clouds (default 2)")
     add_protocol_arguments(bag)
+    add_scale_arguments(bag, sequences=True)
     add_model_arguments(bag)
     bag.set_defaults(func=run_eval_bag)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from ..geometry import Intrinsics
 from ..model import load_official, save_checkpoint
 from .colorize import colorize_depth
 from .estimator import BACKENDS, PRECISIONS
@@ -84,8 +87,37 @@ def unique_stems(paths: list[Path]) -> list[str]:
     return stems
 
 
+def check_scale_arguments(args: argparse.Namespace) -> None:
+    """One-line errors for inconsistent --scale / --camera-height / --intrinsics."""
+    if args.camera_height is not None and not (math.isfinite(args.camera_height)
+                                               and args.camera_height > 0):
+        raise ValueError(f"--camera-height must be a positive number of metres, got "
+                         f"{args.camera_height}")
+    if args.scale == "ground" and args.camera_height is None:
+        raise ValueError("--scale ground needs --camera-height")
+    if args.intrinsics is not None and not all(math.isfinite(v) for v in args.intrinsics) or (
+            args.intrinsics is not None and min(args.intrinsics[:2]) <= 0):
+        raise ValueError(f"--intrinsics needs finite FX FY CX CY with FX, FY > 0, got "
+                         f"{args.intrinsics}")
+
+
+def ground_scale_for(depth: np.ndarray, camera: Intrinsics, args: argparse.Namespace) -> dict:
+    """The ground-plane scale of one predicted depth map (each image on its own)."""
+    from ..scale import gravity_from_pitch_roll, ground_plane_scale
+
+    gravity = None
+    if args.camera_pitch is not None:
+        gravity = gravity_from_pitch_roll(math.radians(args.camera_pitch),
+                                          math.radians(args.camera_roll))
+    estimate = ground_plane_scale(depth, camera, args.camera_height, gravity)
+    return {"scale": estimate.scale if estimate.ok else 1.0,
+            "source": "ground" if estimate.ok else "none",
+            "support": round(estimate.support, 4), "reason": estimate.reason}
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """Write <stem>.npy (metres) and <stem>.png (colourised) for every input image."""
+    check_scale_arguments(args)
     images = collect_images(args.inputs)
     if not images:
         raise ValueError("no images found in the given inputs")
@@ -93,6 +125,7 @@ def run_predict(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
+    scales: dict[str, dict] = {}
     for path, stem in zip(tqdm(images, desc="predict", unit="img", disable=args.quiet),
                           unique_stems(images)):
         try:
@@ -101,9 +134,21 @@ def run_predict(args: argparse.Namespace) -> int:
             failures += 1
             print(f"s2r-depth predict: skipped: {exc}", file=sys.stderr)
             continue
-        depth = estimator.predict(rgb)
+        camera = None
+        if args.intrinsics is not None:
+            camera = Intrinsics(*args.intrinsics, rgb.shape[1], rgb.shape[0])
+        depth = estimator.predict(rgb, intrinsics=camera)
+        if args.scale == "ground":
+            scales[stem] = ground_scale_for(depth, camera or Intrinsics.guess(
+                rgb.shape[1], rgb.shape[0]), args)
+            depth = depth * np.float32(scales[stem]["scale"])
+            if scales[stem]["source"] == "none" and not args.quiet:
+                print(f"s2r-depth predict: {path}: no ground-plane scale "
+                      f"({scales[stem]['reason']}); depth left unscaled", file=sys.stderr)
         np.save(out_dir / f"{stem}.npy", depth.astype(np.float32))
         cv2.imwrite(str(out_dir / f"{stem}.png"), colorize_depth(depth, colormap=args.colormap))
+    if args.scale == "ground":
+        (out_dir / "scales.json").write_text(json.dumps(scales, indent=2) + "\n")
     if failures:
         print(f"s2r-depth predict: error: {failures} of {len(images)} images could not be read",
               file=sys.stderr)
@@ -141,6 +186,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--output", "-o", required=True, help="output folder")
     predict.add_argument("--colormap", default="turbo", help="colour map for the PNG files")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    camera = predict.add_argument_group("camera and metric scale")
+    camera.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"),
+                        help="pinhole intrinsics in pixels of the input images, for every "
+                        "input of the call (camera-aware models give metres for this camera; "
+                        "the ground-plane scale uses them); default: focal = width, centred")
+    camera.add_argument("--scale", choices=["none", "ground"], default="none",
+                        help="metric scale: none (default: the model's own metres) or ground "
+                        "(scale each image so its ground plane lies --camera-height below "
+                        "the camera; writes scales.json; an image without visible ground "
+                        "stays unscaled)")
+    camera.add_argument("--camera-height", type=float, metavar="M",
+                        help="height of the camera above the ground in metres (--scale ground)")
+    camera.add_argument("--camera-pitch", type=float, metavar="DEG",
+                        help="camera pitch in degrees, positive looking down, when known from "
+                        "the mount: fixes the ground's normal (default: unknown, searched)")
+    camera.add_argument("--camera-roll", type=float, default=0.0, metavar="DEG",
+                        help="camera roll in degrees with --camera-pitch, positive with the "
+                        "right side lower (default 0)")
     add_model_arguments(predict)
     predict.set_defaults(func=run_predict)
 
