@@ -165,22 +165,45 @@ def test_bag_and_folder_evaluation_agree(tmp_path, tiny_checkpoint, kitchen_fram
                 assert bag_group["methods"][method][kind][name] == pytest.approx(
                     value, rel=1e-6, abs=1e-9), (method, kind, name)
     check_written_bag(written, kitchen_frames, tiny_checkpoint, stamps)
+    if storage == "mcap":
+        check_mcap_channel_metadata(written)
+
+
+def check_mcap_channel_metadata(path: Path) -> None:
+    """Channels carry offered_qos_profiles and topic_type_hash, as rosbag2's MCAP writer does.
+
+    Read with the independent ``mcap`` library, not with rosbags that wrote it.
+    """
+    from mcap.reader import make_reader
+
+    with open(next(path.glob("*.mcap")), "rb") as handle:
+        summary = make_reader(handle).get_summary()
+    schemas = {s.id: s.name for s in summary.schemas.values()}
+    channels = list(summary.channels.values())
+    assert {c.topic for c in channels} == {"/cam/image", "/depth/image", "/depth/colorized",
+                                          "/depth/points", "/depth/camera_info"}
+    for channel in channels:
+        msgtype = schemas[channel.schema_id]
+        assert channel.metadata["topic_type_hash"] == TYPESTORE.hash_rihs01(msgtype)
+        assert channel.metadata["topic_type_hash"].startswith("RIHS01_")
+        assert "offered_qos_profiles" in channel.metadata
 
 
 def check_written_bag(path: Path, frames, checkpoint: Path, stamps: list[int]) -> None:
     estimator = open_estimator(str(checkpoint), device="cpu")
     with AnyReader([path], default_typestore=TYPESTORE) as reader:
         counts = {topic: info.msgcount for topic, info in reader.topics.items()}
-        assert counts == {"/cam/image": 2, "/s2r_depth/depth": 2, "/s2r_depth/depth/color": 2,
-                          "/s2r_depth/points": 2, "/s2r_depth/camera_info": 2}
+        # The node's (and replay's) topic names: one rviz or foxglove layout for every bag.
+        assert counts == {"/cam/image": 2, "/depth/image": 2, "/depth/colorized": 2,
+                          "/depth/points": 2, "/depth/camera_info": 2}
         seen = {}
         for connection, _, raw in reader.messages():
             msg = reader.deserialize(raw, connection.msgtype)
             stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
             seen.setdefault(connection.topic, []).append((stamp, msg))
     for (stamp, image), (_, depth), (_, colour), (_, cloud) in zip(
-            seen["/cam/image"], seen["/s2r_depth/depth"], seen["/s2r_depth/depth/color"],
-            seen["/s2r_depth/points"]):
+            seen["/cam/image"], seen["/depth/image"], seen["/depth/colorized"],
+            seen["/depth/points"]):
         index = stamps.index(stamp)
         rgb = frames[index][0]
         assert image.encoding == "rgb8"

@@ -99,7 +99,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_eval_bag(args: argparse.Namespace) -> int:
     """Pair images with GT depth in a bag by stamp, score them, optionally write a depth bag."""
-    from .bag_io import BagError, BagPairReader, DepthBagWriter, OutputTopics
+    from .bag_io import BagError, BagPairReader, DepthBagWriter
 
     _check_common(args)
     if args.write_bag and Path(args.write_bag).exists():
@@ -119,8 +119,7 @@ def run_eval_bag(args: argparse.Namespace) -> int:
         writer = None
         if args.write_bag:
             colour_range = (max(protocol.min_depth, protocol.max_depth / 100), protocol.max_depth)
-            writer = DepthBagWriter(args.write_bag, args.write_storage,
-                                    OutputTopics(image=args.image_topic),
+            writer = DepthBagWriter(args.write_bag, args.image_topic, args.write_storage,
                                     cloud_stride=args.cloud_stride, colour_range=colour_range)
         try:
             for pair in tqdm(reader.pairs(args.limit), total=reader.matched_count(args.limit),
