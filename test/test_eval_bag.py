@@ -344,3 +344,51 @@ def test_corrupt_message_in_the_middle_keeps_earlier_frames(tmp_path, kitchen_fr
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "corrupt or truncated after 5 messages" in error[0]
     assert metrics(out)["groups"]["indoor"]["frames_scored"] == 2
+
+
+def test_limit_reports_what_was_scored(tmp_path, kitchen_frames, capsys):
+    bag = tmp_path / "bag"
+    write_test_bag(bag, "sqlite3", kitchen_frames, "16UC1")
+    out = tmp_path / "out"
+    assert run(str(bag), "--image-topic", "/cam/image", "--gt-depth-topic", "/cam/depth",
+               "--protocol", "indoor", "--limit", "2", "--no-model", "--output", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "scored 2 of 2 paired frames read (--limit 2); the bag has 3 images, 3 GT " \
+           "messages, 3 matched" in err, err
+    assert metrics(out)["groups"]["indoor"]["frames_scored"] == 2
+    assert metrics(out)["source"]["limit"] == 2
+
+
+def test_indoor_bag_gets_the_indoor_protocol_from_its_data(tmp_path, kitchen_frames, capsys):
+    """A 16UC1 RGB-D bag (7-Scenes) without --protocol is scored as indoor, and says so."""
+    bag = tmp_path / "bag"
+    write_test_bag(bag, "sqlite3", kitchen_frames, "16UC1")
+    common = ["--image-topic", "/cam/image", "--gt-depth-topic", "/cam/depth", "--quiet"]
+    out = tmp_path / "auto"
+    assert run(str(bag), *common, "--no-model", "--output", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "note: protocol indoor, chosen from the data" in err, err
+    assert list(metrics(out)["groups"]) == ["indoor"]
+    assert metrics(out)["groups"]["indoor"]["protocol"]["crop"] == "none"
+    # An explicit protocol wins, with a warning when the data says otherwise.
+    out = tmp_path / "forced"
+    assert run(str(bag), *common, "--protocol", "outdoor", "--no-model", "--output",
+               str(out)) == 0
+    err = capsys.readouterr().err
+    assert "note: --protocol outdoor, but the ground truth looks indoor" in err, err
+    assert list(metrics(out)["groups"]) == ["outdoor"]
+    # --protocol indoor does not pick the model: the user is told how to.
+    out = tmp_path / "model"
+    assert run(str(bag), *common, "--limit", "1", "--no-baselines", "--backend", "eager",
+               "--device", "cpu", "--output", str(out)) == 0
+    assert "--protocol does not choose the model: --model indoor" in capsys.readouterr().err
+
+
+def test_outdoor_bag_gets_the_outdoor_protocol_from_its_data(tmp_path, capsys):
+    if not KITTI_BAG.is_dir():
+        pytest.skip(f"{KITTI_BAG} not available")
+    out = tmp_path / "out"
+    assert run(str(KITTI_BAG), *KITTI_TOPICS, "--limit", "1", "--no-model", "--output",
+               str(out), "--quiet") == 0
+    assert "note: protocol outdoor, chosen from the data" in capsys.readouterr().err
+    assert list(metrics(out)["groups"]) == ["outdoor"]
