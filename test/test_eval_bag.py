@@ -125,7 +125,10 @@ def test_real_bags(tmp_path, tiny_checkpoint, bag, topics, protocol, images):
     assert set(group["methods"]) == {"model", "constant", "ground_plane"}
     for summary in group["methods"].values():
         assert 0 < summary["scaled"]["abs_rel"] < 2 and 0 <= summary["scaled"]["delta1"] <= 1
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
+    report = (out / "report.html").read_text()
+    # rgb, prediction, ground truth, error and the colour bar in metres
+    assert report.count("data:image/png;base64,") == 5 and "depth colours (m)" in report
+    assert "<table class=\"info\">" in report and "{'" not in report  # metadata as tables
     assert len((out / "frames.csv").read_text().splitlines()) == 1 + 2 * 3
 
 

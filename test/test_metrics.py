@@ -221,7 +221,7 @@ def test_eval_on_real_manifest_with_model_and_baselines(tmp_path, tiny_checkpoin
     assert float(row["abs_rel"]) == pytest.approx(expected.scaled.abs_rel, rel=1e-4)
     assert float(row["raw_rmse"]) == pytest.approx(expected.raw.rmse, rel=1e-4)
     _, images = check_report(out / "report.html")
-    assert len(images) == 2 * 4  # one frame per group: RGB, prediction, GT, error
+    assert len(images) == 2 * 5  # one frame per group: RGB, prediction, GT, error, colour bar
 
 
 def test_eval_on_image_and_depth_folders(tmp_path, real_manifest, capsys):

@@ -173,7 +173,10 @@ def render_report(evaluation: Evaluation, data: dict, title: str) -> str:
     """The whole report as one HTML string."""
     body = ["<p>Metrics follow the S2R-DepthNet protocol: prediction clamped to the depth range, "
             "valid pixels min &lt; gt &lt; max inside the crop, per-image median scaling, means "
-            "over images. Raw columns are without median scaling.</p>"]
+            "over images. Raw columns are without median scaling. Depth colours: near red, far "
+            "blue (turbo, even in 1/depth), black where there is no depth; the bar in each row "
+            "gives its limits in metres. The error map runs from blue (0) to red (abs_rel "
+            "0.5 or more).</p>"]
     info = {k: v for k, v in data.items() if k not in ("groups", "methods")}
     if info:
         body.append("<h2>Run</h2>" + info_table(info))

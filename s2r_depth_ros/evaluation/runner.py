@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..geometry import Intrinsics
-from ..inference.colorize import colorize_depth
+from ..inference.colorize import colorize_depth, colour_bar
 from .baselines import baseline_depth
 from .metrics import (
     METRIC_NAMES,
@@ -29,7 +29,7 @@ from .metrics import (
     summarize,
     valid_mask,
 )
-from .report import thumbnail
+from .report import THUMB_WIDTH, thumbnail
 
 
 @dataclass
@@ -166,6 +166,8 @@ class Evaluation:
             "prediction": thumbnail(colorize_depth(scaled, lo, hi)),
             "ground truth": thumbnail(colorize_depth(gt_show, lo, hi), sparse),
             "abs_rel error": thumbnail(error_image(scaled, gt, mask), sparse),
+            # Prediction and ground truth share these limits; the bar gives them in metres.
+            "depth colours (m)": colour_bar(float(lo), hi, THUMB_WIDTH),
         }
 
     def summaries(self) -> dict[str, dict[str, Summary]]:
