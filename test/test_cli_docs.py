@@ -115,3 +115,11 @@ def test_export_offers_only_options_that_change_the_export():
     strings = {s for a in subcommands()["export"]._actions for s in a.option_strings}
     assert {"--model", "--official-dir", "--domain", "--format", "--output"} <= strings
     assert not strings & {"--device", "--precision", "--resize", "--threads", "--backend"}
+
+
+def test_first_line_of_an_error_never_fails_on_an_empty_message():
+    from s2r_depth_ros.errors import first_line
+
+    assert first_line(ValueError("one\ntwo")) == "one"
+    assert first_line(ValueError("")) == "ValueError"
+    assert first_line(RuntimeError("  \n ")) == "RuntimeError"

@@ -39,6 +39,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.rosbag2.storage_mcap import Channel, McapWriter, write_channel, write_string
 from rosbags.typesys import Stores, get_typestore
 
+from ..errors import first_line
 from ..geometry import Intrinsics, depth_to_cloud_array
 from ..inference.colorize import colorize_depth
 from ..ros.conversions import (
@@ -64,7 +65,7 @@ DEPTH_OUTPUTS = {"image": "sensor_msgs/msg/Image", "colorized": "sensor_msgs/msg
 __all__ = [
     "BAG_VERSION", "DEPTH_NAMESPACE", "DEPTH_OUTPUTS", "BackgroundBagWriter", "BagError",
     "BagPair", "BagPairReader", "BagSource", "BagWriter", "DepthBagWriter", "ImageFormatError",
-    "PairingStats", "camera_from_info", "camera_info_beside", "depth_topics", "first_line",
+    "PairingStats", "camera_from_info", "camera_info_beside", "depth_topics",
     "header_stamp_ns", "image_to_depth", "image_to_rgb", "match_stamps", "open_bag",
     "require_topic", "rgb_image_msg",
 ]
@@ -72,12 +73,6 @@ __all__ = [
 
 class BagError(ValueError):
     """A bag cannot be read or written: missing, corrupt, truncated, unknown topic."""
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's text, or its type name when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def depth_topics(namespace: str = DEPTH_NAMESPACE) -> dict[str, str]:
