@@ -264,7 +264,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="metres per raw depth unit (default 0.001: millimetre PNG; "
                           "1 for .npy in metres)")
     evaluate.add_argument("--protocol", choices=sorted(PROTOCOLS), default="outdoor",
-                          help="protocol for folder evaluation (default outdoor)")
+                          help="protocol for folder evaluation: depth range and crop (default "
+                          "outdoor); it does not choose the model (--model indoor for that)")
     evaluate.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"),
                           help="camera of the folder images, for the ground-plane baseline "
                           "(default: focal = width, centred)")
