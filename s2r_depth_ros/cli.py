@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .errors import first_line
+
 # Modules that define subcommands, in the order they appear in --help.
 COMMAND_MODULES = (
     "s2r_depth_ros.inference.cli",
@@ -50,8 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("s2r-depth: interrupted", file=sys.stderr)
         return 130
     except (CommandError, OSError, ValueError, RuntimeError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"s2r-depth {args.command}: error: {message}", file=sys.stderr)
+        print(f"s2r-depth {args.command}: error: {first_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -124,7 +124,10 @@ def test_real_bags(tmp_path, tiny_checkpoint, bag, topics, protocol, images):
     assert set(group["methods"]) == {"model", "constant", "ground_plane"}
     for summary in group["methods"].values():
         assert 0 < summary["scaled"]["abs_rel"] < 2 and 0 <= summary["scaled"]["delta1"] <= 1
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
+    report = (out / "report.html").read_text()
+    # rgb, prediction, ground truth, error and the colour bar in metres
+    assert report.count("data:image/png;base64,") == 5 and "depth colours (m)" in report
+    assert "<table class=\"info\">" in report and "{'" not in report  # metadata as tables
     assert len((out / "frames.csv").read_text().splitlines()) == 1 + 2 * 3
 
 
@@ -164,22 +167,45 @@ def test_bag_and_folder_evaluation_agree(tmp_path, tiny_checkpoint, kitchen_fram
                 assert bag_group["methods"][method][kind][name] == pytest.approx(
                     value, rel=1e-6, abs=1e-9), (method, kind, name)
     check_written_bag(written, kitchen_frames, tiny_checkpoint, stamps)
+    if storage == "mcap":
+        check_mcap_channel_metadata(written)
+
+
+def check_mcap_channel_metadata(path: Path) -> None:
+    """Channels carry offered_qos_profiles and topic_type_hash, as rosbag2's MCAP writer does.
+
+    Read with the independent ``mcap`` library, not with rosbags that wrote it.
+    """
+    from mcap.reader import make_reader
+
+    with open(next(path.glob("*.mcap")), "rb") as handle:
+        summary = make_reader(handle).get_summary()
+    schemas = {s.id: s.name for s in summary.schemas.values()}
+    channels = list(summary.channels.values())
+    assert {c.topic for c in channels} == {"/cam/image", "/depth/image", "/depth/colorized",
+                                          "/depth/points", "/depth/camera_info"}
+    for channel in channels:
+        msgtype = schemas[channel.schema_id]
+        assert channel.metadata["topic_type_hash"] == TYPESTORE.hash_rihs01(msgtype)
+        assert channel.metadata["topic_type_hash"].startswith("RIHS01_")
+        assert "offered_qos_profiles" in channel.metadata
 
 
 def check_written_bag(path: Path, frames, checkpoint: Path, stamps: list[int]) -> None:
     estimator = open_estimator(str(checkpoint), device="cpu")
     with AnyReader([path], default_typestore=TYPESTORE) as reader:
         counts = {topic: info.msgcount for topic, info in reader.topics.items()}
-        assert counts == {"/cam/image": 2, "/s2r_depth/depth": 2, "/s2r_depth/depth/color": 2,
-                          "/s2r_depth/points": 2, "/s2r_depth/camera_info": 2}
+        # The node's (and replay's) topic names: one rviz or foxglove layout for every bag.
+        assert counts == {"/cam/image": 2, "/depth/image": 2, "/depth/colorized": 2,
+                          "/depth/points": 2, "/depth/camera_info": 2}
         seen = {}
         for connection, _, raw in reader.messages():
             msg = reader.deserialize(raw, connection.msgtype)
             stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
             seen.setdefault(connection.topic, []).append((stamp, msg))
     for (stamp, image), (_, depth), (_, colour), (_, cloud) in zip(
-            seen["/cam/image"], seen["/s2r_depth/depth"], seen["/s2r_depth/depth/color"],
-            seen["/s2r_depth/points"]):
+            seen["/cam/image"], seen["/depth/image"], seen["/depth/colorized"],
+            seen["/depth/points"]):
         index = stamps.index(stamp)
         rgb = frames[index][0]
         assert image.encoding == "rgb8"
@@ -319,3 +345,51 @@ def test_corrupt_message_in_the_middle_keeps_earlier_frames(tmp_path, kitchen_fr
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "corrupt or truncated after 5 messages" in error[0]
     assert metrics(out)["groups"]["indoor"]["frames_scored"] == 2
+
+
+def test_limit_reports_what_was_scored(tmp_path, kitchen_frames, capsys):
+    bag = tmp_path / "bag"
+    write_test_bag(bag, "sqlite3", kitchen_frames, "16UC1")
+    out = tmp_path / "out"
+    assert run(str(bag), "--image-topic", "/cam/image", "--gt-depth-topic", "/cam/depth",
+               "--protocol", "indoor", "--limit", "2", "--no-model", "--output", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "scored 2 of 2 paired frames read (--limit 2); the bag has 3 images, 3 GT " \
+           "messages, 3 matched" in err, err
+    assert metrics(out)["groups"]["indoor"]["frames_scored"] == 2
+    assert metrics(out)["source"]["limit"] == 2
+
+
+def test_indoor_bag_gets_the_indoor_protocol_from_its_data(tmp_path, kitchen_frames, capsys):
+    """A 16UC1 RGB-D bag (7-Scenes) without --protocol is scored as indoor, and says so."""
+    bag = tmp_path / "bag"
+    write_test_bag(bag, "sqlite3", kitchen_frames, "16UC1")
+    common = ["--image-topic", "/cam/image", "--gt-depth-topic", "/cam/depth", "--quiet"]
+    out = tmp_path / "auto"
+    assert run(str(bag), *common, "--no-model", "--output", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "note: protocol indoor, chosen from the data" in err, err
+    assert list(metrics(out)["groups"]) == ["indoor"]
+    assert metrics(out)["groups"]["indoor"]["protocol"]["crop"] == "none"
+    # An explicit protocol wins, with a warning when the data says otherwise.
+    out = tmp_path / "forced"
+    assert run(str(bag), *common, "--protocol", "outdoor", "--no-model", "--output",
+               str(out)) == 0
+    err = capsys.readouterr().err
+    assert "note: --protocol outdoor, but the ground truth looks indoor" in err, err
+    assert list(metrics(out)["groups"]) == ["outdoor"]
+    # --protocol indoor does not pick the model: the user is told how to.
+    out = tmp_path / "model"
+    assert run(str(bag), *common, "--limit", "1", "--no-baselines", "--backend", "eager",
+               "--device", "cpu", "--output", str(out)) == 0
+    assert "--protocol does not choose the model: --model indoor" in capsys.readouterr().err
+
+
+def test_outdoor_bag_gets_the_outdoor_protocol_from_its_data(tmp_path, capsys):
+    if not KITTI_BAG.is_dir():
+        pytest.skip(f"{KITTI_BAG} not available")
+    out = tmp_path / "out"
+    assert run(str(KITTI_BAG), *KITTI_TOPICS, "--limit", "1", "--no-model", "--output",
+               str(out), "--quiet") == 0
+    assert "note: protocol outdoor, chosen from the data" in capsys.readouterr().err
+    assert list(metrics(out)["groups"]) == ["outdoor"]

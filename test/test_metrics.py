@@ -221,7 +221,7 @@ def test_eval_on_real_manifest_with_model_and_baselines(tmp_path, tiny_checkpoin
     assert float(row["abs_rel"]) == pytest.approx(expected.scaled.abs_rel, rel=1e-4)
     assert float(row["raw_rmse"]) == pytest.approx(expected.raw.rmse, rel=1e-4)
     _, images = check_report(out / "report.html")
-    assert len(images) == 2 * 4  # one frame per group: RGB, prediction, GT, error
+    assert len(images) == 2 * 5  # one frame per group: RGB, prediction, GT, error, colour bar
 
 
 def test_eval_on_image_and_depth_folders(tmp_path, real_manifest, capsys):
@@ -248,3 +248,16 @@ def test_eval_on_image_and_depth_folders(tmp_path, real_manifest, capsys):
     assert main(["eval", "--no-model", "--manifest", str(tmp_path / "none.json"),
                  "--output", str(out)]) == 2
     assert "manifest not found" in capsys.readouterr().err
+
+
+def test_frame_plots_have_whole_number_ticks():
+    from s2r_depth_ros.evaluation.report import svg_line_chart
+
+    svg = svg_line_chart({"model": [0.1, 0.2]}, [0.0, 1.0], "abs_rel per frame", "frame index",
+                         "abs_rel", integer_x=True)
+    ticks = re.findall(r'text-anchor="middle">([^<]+)</text>', svg)
+    assert "0.5" not in ticks and {"0", "1"} <= set(ticks)
+    svg = svg_line_chart({"m": [1.0] * 10}, [float(i) for i in range(10)], "t", "frame", "y",
+                         integer_x=True)
+    ticks = re.findall(r'text-anchor="middle">([^<]+)</text>', svg)
+    assert "4.5" not in ticks and {"0", "4", "9"} <= set(ticks), ticks

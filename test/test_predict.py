@@ -13,8 +13,11 @@ from PIL import Image
 
 from conftest import REAL_RGBD, make_model
 from s2r_depth_ros.inference import DepthEstimator, colorize_depth
+from s2r_depth_ros.inference.colorize import colour_bar, depth_limits
 from s2r_depth_ros.model import save_official
 from s2r_depth_ros.model.depth_net import OutputHead
+
+COLOUR_BAR_HEIGHT = 34
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -40,7 +43,7 @@ def test_predict_on_real_frames_writes_depth_at_input_resolution(tmp_path, tiny_
         assert np.isfinite(depth).all()
         assert depth.min() > 0 and depth.max() <= 80.0
         png = np.asarray(Image.open(tmp_path / f"{frame.stem}.png"))
-        assert png.shape == (height, width, 3)
+        assert png.shape == (height + COLOUR_BAR_HEIGHT, width, 3)  # depth above its scale
 
 
 def test_predict_fast_resize_is_an_option_close_to_the_exact_path(tmp_path, tiny_checkpoint,
@@ -131,14 +134,21 @@ def test_predict_skips_unreadable_images_but_processes_the_rest(tmp_path, tiny_c
 @pytest.mark.parametrize("args, message", [
     (["missing.png"], "input not found"),
     (["{img}", "--model", "{bad}"], "cannot read checkpoint"),
-    (["{img}", "--model", "{none}"], "checkpoint not found"),
+    (["{img}", "--model", "{none}"], "no such file and no shipped model of that name"),
+    (["{img}", "--model", "{text}"], "is not a PyTorch checkpoint"),
+    (["{img}", "--model", "outdor"], "did you mean 'outdoor'? shipped models: outdoor, indoor"),
+    (["{img}", "--model", "{folder}"], "is a directory; give a checkpoint file"),
+    (["{img}", "--near", "5", "--far", "2"], "--near (5.0) must be below --far (2.0)"),
     (["{img}", "--device", "tpu"], "unknown device"),
 ])
 def test_predict_errors_are_one_line(tmp_path, tiny_checkpoint, real_manifest, args, message):
     img = real_frames(real_manifest, "slambook2_rgbd", 1)[0]
     bad = tmp_path / "bad.pt"
     bad.write_bytes(tiny_checkpoint.read_bytes()[:1000])
-    subs = {"img": img, "bad": bad, "none": tmp_path / "none.pt"}
+    text = tmp_path / "notes.txt"
+    text.write_text("not a model\n")
+    subs = {"img": img, "bad": bad, "none": tmp_path / "none.pt", "text": text,
+            "folder": tmp_path}
     args = [a.format(**subs) for a in args]
     if "--model" not in args:
         args += ["--model", str(tiny_checkpoint)]
@@ -176,3 +186,66 @@ def test_convert_official_writes_a_native_checkpoint_with_the_same_outputs(tmp_p
     missing = run_cli("convert-official", str(tmp_path), "--domain", "vkitti", "-o",
                       str(tmp_path / "x.pt"))
     assert missing.returncode == 2 and "checkpoint not found" in missing.stderr
+
+
+def test_colorize_limits_are_robust_to_an_outlier():
+    """One near outlier (a border pixel at 1 cm) used to stretch min..max so that the whole
+    picture was one colour (colours are spaced in 1/depth)."""
+    rng = np.random.default_rng(3)
+    depth = rng.uniform(2.0, 6.0, (120, 160)).astype(np.float32)
+    depth[0, 0] = 0.01
+    robust = colorize_depth(depth)
+    assert len(np.unique(robust.reshape(-1, 3), axis=0)) > 100
+    old = colorize_depth(depth, percentiles=None)  # the plain min..max of before
+    assert len(np.unique(old[1:].reshape(-1, 3), axis=0)) < 10
+    lo, hi = depth_limits(depth)
+    assert 2.0 <= lo < 2.2 and 5.8 < hi <= 6.0
+    # Fixed limits: a depth at or beyond them takes the end colours.
+    fixed = colorize_depth(np.array([[1.0, 3.0, 50.0]], np.float32), 1.0, 10.0)
+    ends = colorize_depth(np.array([[1.0, 10.0]], np.float32), 1.0, 10.0)
+    assert (fixed[0, 0] == ends[0, 0]).all() and (fixed[0, 2] == ends[0, 1]).all()
+    assert depth_limits(np.full((4, 4), np.nan, np.float32)) is None
+
+
+def test_colour_bar_runs_from_the_near_to_the_far_colour():
+    bar = colour_bar(1.0, 10.0, 200)
+    assert bar.shape == (COLOUR_BAR_HEIGHT, 200, 3) and bar.dtype == np.uint8
+    ends = colorize_depth(np.array([[1.0, 10.0]], np.float32), 1.0, 10.0)
+    assert (bar[0, 0] == ends[0, 0]).all() and (bar[0, -1] == ends[0, 1]).all()
+    # Labels in black below the strip.
+    assert (bar[COLOUR_BAR_HEIGHT // 2 + 2:] < 100).any()
+
+
+def test_predict_pictures_show_input_and_limits_and_mirror_folders(tmp_path, tiny_checkpoint,
+                                                                   real_manifest):
+    frame = real_frames(real_manifest, "slambook2_rgbd", 1)[0]
+    inputs = tmp_path / "in"
+    for sub in ("left", "right"):
+        (inputs / sub).mkdir(parents=True)
+        (inputs / sub / "1.png").write_bytes(frame.read_bytes())
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "1.png").write_bytes(frame.read_bytes())
+    out = tmp_path / "out"
+    result = run_cli("predict", str(inputs), str(loose / "1.png"), str(frame), "--model",
+                     str(tiny_checkpoint), "--output", str(out), "--with-input", "--near", "0.5",
+                     "--far", "8", "--device", "cpu", "--quiet")
+    assert result.returncode == 0, result.stderr
+    # Folders are mirrored; two loose files with one name are renamed, and the user is told.
+    assert (out / "left" / "1.npy").is_file() and (out / "right" / "1.npy").is_file()
+    assert (out / "1.npy").is_file() and (out / "1_1.npy").is_file()
+    notes = [line for line in result.stderr.splitlines() if "note:" in line]
+    assert len(notes) == 1 and "written as 1_1" in notes[0] and str(frame) in notes[0]
+    rgb = np.asarray(Image.open(frame).convert("RGB"))
+    height, width = rgb.shape[:2]
+    png = np.asarray(Image.open(out / "left" / "1.png").convert("RGB"))
+    assert png.shape == (2 * height + COLOUR_BAR_HEIGHT, width, 3)
+    assert np.array_equal(png[:height], rgb)  # the input above its depth
+    depth = np.load(out / "left" / "1.npy")
+    expected = colorize_depth(depth, 0.5, 8.0)[:, :, ::-1]
+    assert np.array_equal(png[height:2 * height], expected)
+    assert np.array_equal(png[2 * height:], colour_bar(0.5, 8.0, width)[:, :, ::-1])
+    result = run_cli("predict", str(frame), "--model", str(tiny_checkpoint), "--output",
+                     str(tmp_path / "plain"), "--no-colorbar", "--device", "cpu", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert np.asarray(Image.open(tmp_path / "plain" / "1.png")).shape == (height, width, 3)

@@ -41,11 +41,12 @@ def read_bag(path: Path) -> dict[str, list]:
     return messages
 
 
-def write_paced_bag(path: Path, offsets_s: list[float]) -> list[int]:
-    """A sqlite3 bag of 160x120 images + camera_info at the given log-time offsets."""
+def write_paced_bag(path: Path, offsets_s: list[float], t0: int = T0,
+                    storage: StoragePlugin = StoragePlugin.SQLITE3) -> list[int]:
+    """A bag of 160x120 images + camera_info at the given log-time offsets from ``t0``."""
     types = TYPESTORE.types
-    stamps = [T0 + round(offset * 1e9) for offset in offsets_s]
-    with Writer(path, version=8, storage_plugin=StoragePlugin.SQLITE3) as writer:
+    stamps = [t0 + round(offset * 1e9) for offset in offsets_s]
+    with Writer(path, version=8, storage_plugin=storage) as writer:
         image_conn = writer.add_connection("/cam/image", "sensor_msgs/msg/Image",
                                            typestore=TYPESTORE)
         info_conn = writer.add_connection("/cam/camera_info", "sensor_msgs/msg/CameraInfo",
@@ -199,3 +200,50 @@ def test_missing_and_corrupt_bags_fail_in_one_line(tmp_path, capsys):
                      str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_old_stamps_give_latency_from_the_publish_time_and_warm_up_is_not_counted(
+        tmp_path, tiny_checkpoint, capsys):
+    """A bag recorded in 2011: latency must not be "now minus 2011" anywhere in the results."""
+    bag = tmp_path / "old"
+    stamps = write_paced_bag(bag, OFFSETS_S, t0=1_300_000_000_000_000_000)
+    out = tmp_path / "out"
+    rc = main(["replay", str(bag), "--image-topic", "/cam/image", "--max-speed", "--output",
+               str(out), "--quiet", *model_args(tiny_checkpoint)])
+    printed = capsys.readouterr().out
+    assert rc == 0, (out / "node.log").read_text()
+    summary = json.loads((out / "replay.json").read_text())
+    assert [f["stamp_ns"] for f in summary["frames"]] == stamps
+    for stats in summary["latency_ms"].values():
+        check_latency(stats, len(stamps))
+    diagnostics = summary["node"]["diagnostics"]
+    assert summary["node"]["warmup_publishes"] >= 1
+    # Counted from the end of the warm-up: exactly the replayed frames (closed loop).
+    assert int(diagnostics["frames_received"]) == len(stamps), diagnostics
+    assert int(diagnostics["frames_processed"]) == len(stamps), diagnostics
+    assert not any(k.startswith("latency_ms_") for k in diagnostics), diagnostics
+    assert "left out" in diagnostics["latency_ms"]
+    assert f"frames_received {len(stamps)}" in printed and "latency_ms_p50" not in printed
+    report = (out / "report.html").read_text()
+    assert "479270" not in report and "<table class=\"info\">" in report
+    assert "{'" not in report  # run metadata as tables, not Python dict text
+
+
+def test_truncated_mcap_is_replayed_up_to_the_damage(tmp_path, tiny_checkpoint, capsys):
+    """The same behaviour as eval-bag: what was read is replayed and kept, then exit 2."""
+    bag = tmp_path / "bag"
+    write_paced_bag(bag, OFFSETS_S, storage=StoragePlugin.MCAP)
+    mcap = next(bag.glob("*.mcap"))
+    data = mcap.read_bytes()
+    mcap.write_bytes(data[:int(len(data) * 0.6)])  # a recording that stopped mid-write
+    out = tmp_path / "out"
+    rc = main(["replay", str(bag), "--image-topic", "/cam/image", "--max-speed", "--output",
+               str(out), "--quiet", *model_args(tiny_checkpoint)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert "truncated" in err[0] and "salvaged" in err[0] and "results for" in err[0], err
+    summary = json.loads((out / "replay.json").read_text())
+    assert 1 <= summary["frames_sent"] < len(OFFSETS_S)
+    assert summary["frames_in_bag"] == summary["frames_sent"]  # all that survived
+    assert summary["frames_answered"] == summary["frames_sent"]
+    assert "truncated" in summary["read_error"]

@@ -70,7 +70,7 @@ def run_synth(args: argparse.Namespace) -> int:
     width = args.width or default_w
     if height < 8 or width < 8:
         raise ValueError(f"image size {height}x{width} is too small (minimum 8x8)")
-    list_file = write_synthetic_dataset(args.out, args.domain, args.n, height, width, args.seed,
+    list_file = write_synthetic_dataset(args.output, args.domain, args.n, height, width, args.seed,
                                         progress=not args.quiet)
     print(f"wrote {args.n} frames ({height}x{width}, {args.domain}) and {list_file}")
     return 0
@@ -81,11 +81,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth = subparsers.add_parser(
         "synth", help="render synthetic RGB-D frames in the Virtual KITTI 1.3.1 layout",
         description="Render procedural driving scenes or rooms (RGB + metric depth) into "
-        "OUT/vkitti_1.3.1_rgb, OUT/vkitti_1.3.1_depthgt (16-bit cm, sky 65535), OUT/train.txt "
-        "and OUT/intrinsics.json.")
-    synth.add_argument("--domain", choices=list(DOMAINS), default="outdoor")
+        "OUTPUT/vkitti_1.3.1_rgb, OUTPUT/vkitti_1.3.1_depthgt (16-bit cm, sky 65535), "
+        "OUTPUT/train.txt and OUTPUT/intrinsics.json.")
+    synth.add_argument("--domain", choices=list(DOMAINS), default="outdoor",
+                       help="scene kind: outdoor (driving streets, 80 m) or indoor (rooms, "
+                       "8 m) (default outdoor)")
     synth.add_argument("--n", type=int, required=True, help="number of frames")
-    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("--output", "-o", "--out", dest="output", required=True,
+                       help="output folder (--out is the older spelling)")
     synth.add_argument("--height", type=int, help="image height (default 192)")
     synth.add_argument("--width", type=int,
                        help="image width (default 640 outdoor, 256 indoor)")

@@ -1,34 +1,45 @@
-"""Bags with ``rosbags`` (no ROS install needed): read image/GT pairs, write depth results.
+"""Bags with ``rosbags`` (no ROS install needed): the one bag module of every tool.
 
-Reading: ROS 2 bags (sqlite3 and MCAP) and ROS 1 ``.bag`` files through
-``rosbags.highlevel.AnyReader``. Images and ground truth are paired by header stamp (nearest
-GT within a tolerance) in two passes over the bag: the first reads stamps only and fixes the
-pairing; the second decodes only paired messages, holding a message just until its partner
-arrives. Message -> numpy decoding is shared with the ROS node
+Reading (:class:`BagSource`): ROS 2 bags (sqlite3 and MCAP) and ROS 1 ``.bag`` files through
+``rosbags.highlevel.AnyReader``; an MCAP recording that lost its end is salvaged up to the
+damage (:mod:`.mcap_salvage`), and every tool reports it the same way: results for what was
+read, then exit 2 with the reason. :class:`BagPairReader` pairs images with ground truth by
+header stamp (nearest GT within a tolerance) in two passes: the first reads stamps only and
+fixes the pairing; the second decodes only paired messages, holding a message just until its
+partner arrives. Message -> numpy decoding is shared with the ROS node
 (:mod:`s2r_depth_ros.ros.conversions`: rgb8, bgr8, rgba8, bgra8, mono8, 32FC1 metres,
 16UC1/mono16 millimetres; ``step`` and ``is_bigendian`` honoured).
 
-Writing: a rosbag2 bag, metadata **version 8** (rosbags writes 8 or 9 only). Version 8 stores
-``offered_qos_profiles`` as a YAML string like Humble's version 5 does, and Humble's metadata
-reader takes the fields it knows and ignores the newer ones (``custom_data``, ``ros_distro``,
-``type_description_hash``); version 9 changes the QoS layout. Storage defaults to sqlite3,
-the plugin every distribution ships; MCAP needs ``ros-<distro>-rosbag2-storage-mcap`` on
-Humble. Message definitions come from rosbags' Humble typestore.
+Writing (:class:`BagWriter`; :class:`BackgroundBagWriter` on its own thread;
+:class:`DepthBagWriter` for predictions): a rosbag2 bag, metadata **version 8** (rosbags
+writes 8 or 9 only). Version 8 stores ``offered_qos_profiles`` as a YAML string like Humble's
+version 5 does, and Humble's metadata reader takes the fields it knows and ignores the newer
+ones (``custom_data``, ``ros_distro``, ``type_description_hash``); version 9 changes the QoS
+layout. MCAP channels carry ``offered_qos_profiles`` and ``topic_type_hash`` (RIHS01) in their
+metadata, as rosbag2's own MCAP writer does. Storage defaults to sqlite3, the plugin every
+distribution ships; MCAP needs ``ros-<distro>-rosbag2-storage-mcap`` on Humble. Message
+definitions come from rosbags' Humble typestore. Depth outputs go under the node's names
+(:data:`DEPTH_OUTPUTS` below ``/depth``), so one rviz or foxglove layout serves every bag.
 """
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import struct
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2.storage_mcap import Channel, McapWriter, write_channel, write_string
 from rosbags.typesys import Stores, get_typestore
 
+from ..errors import first_line
 from ..geometry import Intrinsics, depth_to_cloud_array
 from ..inference.colorize import colorize_depth
 from ..ros.conversions import (
@@ -37,18 +48,26 @@ from ..ros.conversions import (
     image_to_rgb,
     intrinsics_from_camera_info,
 )
+from .mcap_salvage import McapSalvageSource
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/Image")
 CAMERA_INFO_TYPES = ("sensor_msgs/msg/CameraInfo", "sensor_msgs/CameraInfo")
 STORAGES = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 # Metadata version written (see the module docstring for why 8).
 BAG_VERSION = 8
+# The depth node's outputs, relative to its depth namespace, in the order it publishes them;
+# every tool that writes depth into a bag uses these names.
+DEPTH_NAMESPACE = "/depth"
+DEPTH_OUTPUTS = {"image": "sensor_msgs/msg/Image", "colorized": "sensor_msgs/msg/Image",
+                 "camera_info": "sensor_msgs/msg/CameraInfo",
+                 "points": "sensor_msgs/msg/PointCloud2"}
 
 __all__ = [
-    "BAG_VERSION", "BagError", "BagPair", "BagPairReader", "DepthBagWriter", "ImageFormatError",
-    "OutputTopics", "PairingStats", "camera_from_info", "camera_info_beside", "header_stamp_ns",
-    "image_to_depth", "image_to_rgb", "match_stamps", "open_bag", "require_topic",
-    "rgb_image_msg",
+    "BAG_VERSION", "DEPTH_NAMESPACE", "DEPTH_OUTPUTS", "BackgroundBagWriter", "BagError",
+    "BagPair", "BagPairReader", "BagSource", "BagWriter", "DepthBagWriter", "ImageFormatError",
+    "PairingStats", "camera_from_info", "camera_info_beside", "depth_topics",
+    "header_stamp_ns", "image_to_depth", "image_to_rgb", "match_stamps", "open_bag",
+    "require_topic", "rgb_image_msg",
 ]
 
 
@@ -56,6 +75,12 @@ class BagError(ValueError):
     """A bag cannot be read or written: missing, corrupt, truncated, unknown topic."""
 
 
+def depth_topics(namespace: str = DEPTH_NAMESPACE) -> dict[str, str]:
+    """Output name ('image', 'colorized', ...) -> full topic under ``namespace``."""
+    return {name: f"{namespace.rstrip('/')}/{name}" for name in DEPTH_OUTPUTS}
+
+
+# ---- reading ----
 def _typestore_for(path: Path):
     return get_typestore(Stores.ROS1_NOETIC if path.suffix == ".bag" else Stores.ROS2_HUMBLE)
 
@@ -70,7 +95,7 @@ def open_bag(path: str | Path) -> AnyReader:
         reader.open()
     except (AnyReaderError, sqlite3.Error, struct.error, EOFError, OSError, ValueError,
             KeyError, IndexError) as exc:
-        raise BagError(f"cannot open bag {path}: {_first_line(exc)}") from exc
+        raise BagError(f"cannot open bag {path}: {first_line(exc)}") from exc
     return reader
 
 
@@ -82,6 +107,7 @@ class _AnySource:
     def __init__(self, path: Path) -> None:
         self.reader = open_bag(path)
         self.topics = {name: info.msgtype for name, info in self.reader.topics.items()}
+        self.counts = {name: int(info.msgcount) for name, info in self.reader.topics.items()}
 
     def messages(self, topics: set[str]) -> Iterator[tuple[str, str, int, bytes]]:
         connections = [c for c in self.reader.connections if c.topic in topics]
@@ -95,85 +121,6 @@ class _AnySource:
         self.reader.close()
 
 
-MCAP_MAGIC = b"\x89MCAP0\r\n"
-
-
-class _McapSalvageSource:
-    """Sequential scan of an MCAP file that lost its end (a recording that crashed).
-
-    Follows the MCAP record layout (opcode u8, length u64, body) up to the first incomplete
-    record; schema/channel/message records may sit at top level or inside uncompressed or
-    zstd chunks. Messages come in file order; messages are CDR with standard definitions.
-    """
-
-    def __init__(self, file: Path, damage: str) -> None:
-        self.file = file
-        self.damage = damage
-        self.typestore = get_typestore(Stores.ROS2_HUMBLE)
-        self.channels: dict[int, tuple[str, str]] = {}
-        self.topics: dict[str, str] = {}
-        self.schemas: dict[int, str] = {}
-        for _ in self._records(want_messages=False):
-            pass
-
-    def _records(self, want_messages: bool) -> Iterator[tuple[int, int, bytes]]:
-        data = self.file.read_bytes()
-        if not data.startswith(MCAP_MAGIC):
-            raise BagError(f"{self.file} is not an MCAP file")
-        self.schemas: dict[int, str] = {}
-        yield from self._parse(memoryview(data), len(MCAP_MAGIC), want_messages)
-
-    def _parse(self, data: memoryview, pos: int,
-               want_messages: bool) -> Iterator[tuple[int, int, bytes]]:
-        """(channel id, log time, CDR bytes) of every complete message record from ``pos``."""
-        while pos + 9 <= len(data):
-            opcode = data[pos]
-            (length,) = struct.unpack_from("<Q", data, pos + 1)
-            body_start, body_end = pos + 9, pos + 9 + length
-            complete = body_end <= len(data)
-            if not complete and opcode != 0x06:
-                return  # the damaged tail
-            body = data[body_start:min(body_end, len(data))]
-            pos = body_end
-            if opcode == 0x03:  # schema: id u16, name string, ...
-                (schema_id, name_len) = struct.unpack_from("<HI", body, 0)
-                self.schemas[schema_id] = bytes(body[6:6 + name_len]).decode()
-            elif opcode == 0x04:  # channel: id u16, schema id u16, topic string, ...
-                (channel_id, schema_id, topic_len) = struct.unpack_from("<HHI", body, 0)
-                topic = bytes(body[8:8 + topic_len]).decode()
-                msgtype = self.schemas.get(schema_id, "")
-                self.channels[channel_id] = (topic, msgtype)
-                self.topics[topic] = msgtype
-            elif opcode == 0x05 and want_messages:  # channel u16, sequence u32, log time u64
-                (channel_id, _sequence, log_time) = struct.unpack_from("<HIQ", body, 0)
-                yield channel_id, log_time, bytes(body[22:])
-            elif opcode == 0x06:  # chunk: 3 x u64, crc u32, compression string, records
-                (comp_len,) = struct.unpack_from("<I", body, 28)
-                compression = bytes(body[32:32 + comp_len]).decode()
-                (records_len,) = struct.unpack_from("<Q", body, 32 + comp_len)
-                records = body[40 + comp_len:40 + comp_len + records_len]
-                if compression == "zstd" and complete:
-                    from backports import zstd
-                    records = memoryview(zstd.decompress(bytes(records)))
-                elif compression:
-                    return  # a compressed chunk cannot be read in part
-                yield from self._parse(records, 0, want_messages)
-                if not complete:
-                    return
-
-    def messages(self, topics: set[str]) -> Iterator[tuple[str, str, int, bytes]]:
-        for channel_id, log_time, raw in self._records(want_messages=True):
-            topic, msgtype = self.channels.get(channel_id, ("", ""))
-            if topic in topics:
-                yield topic, msgtype, log_time, raw
-
-    def deserialize(self, raw: bytes, msgtype: str):
-        return self.typestore.deserialize_cdr(raw, msgtype)
-
-    def close(self) -> None:
-        pass
-
-
 def _open_source(path: Path):
     """AnyReader, or for an MCAP bag that lost its index and footer, a salvage scan."""
     try:
@@ -184,19 +131,68 @@ def _open_source(path: Path):
         if len(mcap_files) != 1:
             raise
         try:
-            source = _McapSalvageSource(
+            source = McapSalvageSource(
                 mcap_files[0], f"bag {path} is truncated or damaged "
-                f"({_first_line(exc.__cause__ or exc)})")
-        except (BagError, struct.error, UnicodeDecodeError, ValueError, OSError):
+                f"({first_line(exc.__cause__ or exc)})")
+        except (struct.error, UnicodeDecodeError, ValueError, OSError):
             raise exc from None
         if not source.topics:
             raise
         return source
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+class BagSource:
+    """One bag opened for reading, with the same behaviour for damaged bags in every tool.
+
+    ``error`` is set when the bag cannot be read to its end: from the start for a salvaged
+    MCAP file (what was lost), or when a read fails part-way. Tools keep the results for
+    what was read and then exit with that reason.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._impl = _open_source(self.path)
+        self.topics: dict[str, str] = dict(self._impl.topics)
+        self.salvaged = self._impl.damage is not None
+        self.error: str | None = None
+        if self.salvaged:
+            self.error = (f"{self._impl.damage}; salvaged {sum(self._impl.counts.values())} "
+                          "messages from before the damage")
+
+    def count(self, topic: str) -> int:
+        """Messages on ``topic`` (for a salvaged bag: those before the damage)."""
+        return self._impl.counts.get(topic, 0)
+
+    def read(self, topics: set[str], limit_messages: int | None = None
+             ) -> Iterator[tuple[str, int, object]]:
+        """(topic, log time, message) in bag order; a read failure ends it and sets ``error``."""
+        count = 0
+        try:
+            for topic, msgtype, log_time, raw in self._impl.messages(topics):
+                if limit_messages is not None and count >= limit_messages:
+                    return
+                message = self._impl.deserialize(raw, msgtype)
+                count += 1
+                yield topic, int(log_time), message
+        except GeneratorExit:
+            raise
+        except Exception as exc:  # any failure inside a damaged file ends the read here
+            self.error = (f"bag {self.path} is corrupt or truncated after {count} "
+                          f"messages: {first_line(exc)}")
+
+    def require(self, topic: str, types: tuple[str, ...], what: str) -> str:
+        """``topic`` if the bag has it with one of ``types`` (see :func:`require_topic`)."""
+        return require_topic(self.topics, topic, types, what, self.path)
+
+    def close(self) -> None:
+        """Close the bag."""
+        self._impl.close()
+
+    def __enter__(self) -> BagSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def header_stamp_ns(msg) -> int:
@@ -304,7 +300,7 @@ class BagPairReader:
         if tolerance_s < 0:
             raise ValueError(f"stamp tolerance must be >= 0, got {tolerance_s}")
         self.path = Path(path)
-        self.source = _open_source(self.path)
+        self.source = BagSource(self.path)
         self.topics = dict(self.source.topics)
         self.image_topic = self._require(image_topic, IMAGE_TYPES, "image")
         self.gt_topic = self._require(gt_topic, IMAGE_TYPES, "ground-truth depth")
@@ -315,14 +311,18 @@ class BagPairReader:
                                   if camera_info_topic else None)
         self.tolerance_ns = int(round(tolerance_s * 1e9))
         self.stats = PairingStats()
-        self.salvaged = self.source.damage is not None
+        self.salvaged = self.source.salvaged
         self._matches: list[int | None] = []
         self._image_stamps: list[int] = []
         self._first_camera: Intrinsics | None = None
         self._messages_read = 0
 
     def _require(self, topic: str, types: tuple[str, ...], what: str) -> str:
-        return require_topic(self.topics, topic, types, what, self.path)
+        try:
+            return self.source.require(topic, types, what)
+        except BagError:
+            self.source.close()
+            raise
 
     def close(self) -> None:
         """Close the bag."""
@@ -339,23 +339,12 @@ class BagPairReader:
         wanted = {self.image_topic, self.gt_topic, self.camera_info_topic} - {None}
         count = 0
         try:
-            for topic, msgtype, log_time, raw in self.source.messages(wanted):
-                if limit_messages is not None and count >= limit_messages:
-                    return
-                message = self.source.deserialize(raw, msgtype)
+            for item in self.source.read(wanted, limit_messages):
                 count += 1
-                yield topic, log_time, message
-        except GeneratorExit:
-            raise
-        except Exception as exc:  # any failure inside a damaged file ends the read here
-            self.stats.error = (f"bag {self.path} is corrupt or truncated after {count} "
-                                f"messages: {_first_line(exc)}")
-            return
+                yield item
         finally:
             self._messages_read = max(self._messages_read, count)
-        if self.source.damage and limit_messages is None:
-            self.stats.error = (f"{self.source.damage}; salvaged {count} messages from "
-                                "before the damage")
+            self.stats.error = self.source.error
 
     def plan(self) -> PairingStats:
         """First pass: stamps only; fixes which image goes with which GT message."""
@@ -469,72 +458,167 @@ def rgb_image_msg(typestore, array: np.ndarray, encoding: str, stamp_ns: int, fr
         data=np.frombuffer(array.tobytes(), np.uint8))
 
 
-@dataclass(frozen=True)
-class OutputTopics:
-    """Topic names of a written depth bag."""
+# ---- writing ----
+class _McapWriterWithHash(McapWriter):
+    """rosbags' MCAP storage, with ``topic_type_hash`` in the channel metadata as rosbag2 writes.
 
-    image: str = "/s2r_depth/image"
-    depth: str = "/s2r_depth/depth"
-    depth_color: str = "/s2r_depth/depth/color"
-    points: str = "/s2r_depth/points"
-    camera_info: str = "/s2r_depth/camera_info"
+    rosbag2 (Iron and later) reads the type hash of a topic from there; rosbags only writes
+    ``offered_qos_profiles``.
+    """
+
+    def add_connection(self, connection, offered_qos_profiles: str) -> None:
+        metadata = BytesIO()
+        for key, value in (("offered_qos_profiles", offered_qos_profiles),
+                           ("topic_type_hash", connection.digest)):
+            write_string(metadata, key)
+            write_string(metadata, value)
+        channel = Channel(connection.id, connection.msgtype, connection.topic,
+                          connection.ext.serialization_format, metadata.getvalue())
+        self.channels.append(channel)
+        self.channel_stats[connection.id] = 0
+        write_channel(self.chunk.bio, channel, self.schemas)
+
+
+class _Writer(Writer):
+    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _McapWriterWithHash}
+
+
+class BagWriter:
+    """A rosbag2 bag of CDR messages on fixed topics; errors are one-line :class:`BagError`."""
+
+    def __init__(self, path: str | Path, storage: str, topics: dict[str, str]) -> None:
+        if storage not in STORAGES:
+            raise BagError(f"unknown storage {storage!r}; choose from {sorted(STORAGES)}")
+        self.path = Path(path)
+        self.typestore = get_typestore(Stores.ROS2_HUMBLE)
+        self.counts = dict.fromkeys(topics, 0)
+        try:
+            self._writer = _Writer(self.path, version=BAG_VERSION,
+                                   storage_plugin=STORAGES[storage])
+            self._writer.open()
+            self._connections = {
+                topic: self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+                for topic, msgtype in topics.items()}
+        except (WriterError, OSError, sqlite3.Error, KeyError) as exc:
+            raise BagError(f"cannot write bag {self.path}: {first_line(exc)}") from exc
+
+    def write(self, topic: str, log_time_ns: int, cdr: bytes) -> None:
+        """One serialised message on ``topic``."""
+        self._writer.write(self._connections[topic], log_time_ns, cdr)
+        self.counts[topic] += 1
+
+    def write_message(self, topic: str, log_time_ns: int, message) -> None:
+        """One rosbags message (serialised with the Humble definitions)."""
+        self.write(topic, log_time_ns, self.typestore.serialize_cdr(message,
+                                                                    message.__msgtype__))
+
+    def close(self) -> dict[str, int]:
+        """Finish the bag (writes metadata.yaml); messages written per topic."""
+        self._writer.close()
+        return dict(self.counts)
+
+
+class BackgroundBagWriter:
+    """A :class:`BagWriter` on its own thread: ``put`` never waits for the disk.
+
+    ``serialize`` turns a queued message into CDR bytes (``rclpy.serialization.serialize_message``
+    for rclpy messages) on the writer thread; the bag is opened, written and closed on that
+    thread, as sqlite3 objects must stay on theirs.
+    """
+
+    def __init__(self, path: str | Path, storage: str, topics: dict[str, str],
+                 serialize: Callable[[object], bytes]) -> None:
+        self.path = Path(path)
+        self._serialize = serialize
+        self._queue: queue.Queue = queue.Queue(maxsize=32)
+        self._error: BaseException | None = None
+        self._counts: dict[str, int] = {}
+        self._opened = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(storage, topics),
+                                        name="s2r_bag_writer", daemon=True)
+        self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise BagError(first_line(self._error))
+
+    def put(self, topic: str, log_time_ns: int, message) -> None:
+        """Queue one message for ``topic``."""
+        self._queue.put((topic, log_time_ns, message))
+
+    def _run(self, storage: str, topics: dict[str, str]) -> None:
+        try:
+            writer = BagWriter(self.path, storage, topics)
+        except BagError as exc:
+            self._error = exc
+            return
+        finally:
+            self._opened.set()
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                topic, log_time_ns, message = item
+                try:
+                    writer.write(topic, log_time_ns, self._serialize(message))
+                except Exception as exc:  # reported by close()
+                    self._error = exc
+        try:
+            self._counts = writer.close()
+        except Exception as exc:  # reported by close()
+            self._error = self._error or exc
+
+    def close(self) -> dict[str, int]:
+        """Write everything queued, finish the bag; messages written per topic."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise BagError(f"writing {self.path} failed: {first_line(self._error)}")
+        return self._counts
 
 
 class DepthBagWriter:
-    """Writes input images, predicted depth (32FC1), colourised depth (bgr8), PointCloud2."""
+    """Input images and depth results under the node's topic names (:func:`depth_topics`).
 
-    def __init__(self, path: str | Path, storage: str = "sqlite3",
-                 topics: OutputTopics | None = None, cloud_stride: int = 2,
+    Depth is 32FC1 metres, the colourised depth bgr8, camera_info for the depth image's
+    resolution, and an organised PointCloud2.
+    """
+
+    def __init__(self, path: str | Path, image_topic: str, storage: str = "sqlite3",
+                 namespace: str = DEPTH_NAMESPACE, cloud_stride: int = 2,
                  colour_range: tuple[float, float] = (1.0, 80.0)) -> None:
-        if storage not in STORAGES:
-            raise ValueError(f"unknown storage {storage!r}; choose from {sorted(STORAGES)}")
         if cloud_stride < 1:
             raise ValueError(f"cloud stride must be >= 1, got {cloud_stride}")
-        self.path = Path(path)
-        self.topics = topics or OutputTopics()
+        self.image_topic = image_topic
+        self.topics = depth_topics(namespace)
+        if image_topic in self.topics.values():
+            raise BagError(f"image topic {image_topic} collides with a depth output topic")
         self.cloud_stride = cloud_stride
         self.colour_range = colour_range
-        self.typestore = get_typestore(Stores.ROS2_HUMBLE)
-        try:
-            self.writer = Writer(self.path, version=BAG_VERSION, storage_plugin=STORAGES[storage])
-            self.writer.open()
-        except (WriterError, OSError, sqlite3.Error) as exc:
-            raise BagError(f"cannot write bag {self.path}: {_first_line(exc)}") from exc
-        add = self.writer.add_connection
-        ts = self.typestore
-        self.connections = {
-            "image": add(self.topics.image, "sensor_msgs/msg/Image", typestore=ts),
-            "depth": add(self.topics.depth, "sensor_msgs/msg/Image", typestore=ts),
-            "depth_color": add(self.topics.depth_color, "sensor_msgs/msg/Image", typestore=ts),
-            "points": add(self.topics.points, "sensor_msgs/msg/PointCloud2", typestore=ts),
-            "camera_info": add(self.topics.camera_info, "sensor_msgs/msg/CameraInfo",
-                               typestore=ts),
-        }
+        self.writer = BagWriter(path, storage, {
+            image_topic: "sensor_msgs/msg/Image",
+            **{self.topics[name]: msgtype for name, msgtype in DEPTH_OUTPUTS.items()}})
+        self.typestore = self.writer.typestore
         self.frames = 0
-
-    def _write(self, key: str, message, log_time_ns: int) -> None:
-        data = self.typestore.serialize_cdr(message, message.__msgtype__)
-        self.writer.write(self.connections[key], log_time_ns, data)
 
     def write_frame(self, rgb: np.ndarray, depth: np.ndarray, stamp_ns: int, frame_id: str,
                     camera: Intrinsics | None = None, log_time_ns: int | None = None) -> None:
         """One input frame and its prediction; depth at any size, camera for the RGB image."""
         log_time_ns = stamp_ns if log_time_ns is None else log_time_ns
-        ts = self.typestore
+        ts, write = self.typestore, self.writer.write_message
         depth = np.asarray(depth, np.float32)
         height, width = depth.shape
-        self._write("image", rgb_image_msg(ts, rgb, "rgb8", stamp_ns, frame_id), log_time_ns)
-        self._write("depth", rgb_image_msg(ts, depth, "32FC1", stamp_ns, frame_id), log_time_ns)
+        write(self.image_topic, log_time_ns, rgb_image_msg(ts, rgb, "rgb8", stamp_ns, frame_id))
+        write(self.topics["image"], log_time_ns,
+              rgb_image_msg(ts, depth, "32FC1", stamp_ns, frame_id))
         colour = colorize_depth(depth, *self.colour_range)
-        self._write("depth_color", rgb_image_msg(ts, colour, "bgr8", stamp_ns, frame_id),
-                    log_time_ns)
+        write(self.topics["colorized"], log_time_ns,
+              rgb_image_msg(ts, colour, "bgr8", stamp_ns, frame_id))
         camera = camera or Intrinsics.guess(rgb.shape[1], rgb.shape[0])
         intrinsics = camera.scaled(width, height)
-        self._write("camera_info", self._camera_info(intrinsics, stamp_ns, frame_id),
-                    log_time_ns)
+        write(self.topics["camera_info"], log_time_ns,
+              self._camera_info(intrinsics, stamp_ns, frame_id))
         rgb_at_depth = rgb if rgb.shape[:2] == depth.shape else None
         cloud = depth_to_cloud_array(depth, intrinsics, self.cloud_stride, rgb_at_depth)
-        self._write("points", self._cloud(cloud, stamp_ns, frame_id), log_time_ns)
+        write(self.topics["points"], log_time_ns, self._cloud(cloud, stamp_ns, frame_id))
         self.frames += 1
 
     def _camera_info(self, intr: Intrinsics, stamp_ns: int, frame_id: str):
@@ -560,9 +644,9 @@ class DepthBagWriter:
             fields=fields, is_bigendian=False, point_step=floats * 4, row_step=floats * 4 * cols,
             data=np.frombuffer(np.ascontiguousarray(cloud).tobytes(), np.uint8), is_dense=False)
 
-    def close(self) -> None:
-        """Finish the bag (writes metadata.yaml)."""
-        self.writer.close()
+    def close(self) -> dict[str, int]:
+        """Finish the bag (writes metadata.yaml); messages written per topic."""
+        return self.writer.close()
 
     def __enter__(self) -> DepthBagWriter:
         return self

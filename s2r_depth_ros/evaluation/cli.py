@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from tqdm import tqdm
 
 from ..inference.cli import add_model_arguments, estimator_from_args
 from .baselines import BASELINES
-from .metrics import CROPS, PROTOCOLS, Protocol
+from .metrics import CROPS, PROTOCOLS, Protocol, protocol_for_depth
 from .runner import DepthMethod, Evaluation, Frame, baseline_method, model_method
 from .scale_eval import (
     ScaleEvalConfig,
@@ -23,6 +24,7 @@ from .scale_eval import (
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MANIFEST = REPO.parent / "shared" / "real_rgbd" / "manifest.json"
+AUTO = "auto"  # eval-bag's default protocol: chosen from the ground truth
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,14 +127,36 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _note(command: str, text: str) -> None:
+    """A line the user should see even with --quiet (a choice made for them, a mismatch)."""
+    print(f"s2r-depth {command}: note: {text}", file=sys.stderr)
+
+
+def _bag_protocol(args: argparse.Namespace, first_gt) -> Protocol:
+    """--protocol, or with 'auto' the one the ground truth fits; a mismatch is pointed out."""
+    fitting, why = protocol_for_depth(first_gt)
+    if args.protocol == AUTO:
+        _note("eval-bag", f"protocol {fitting.name}, chosen from the data: {why} "
+              "(--protocol to set it)")
+        chosen = fitting
+    else:
+        chosen = PROTOCOLS[args.protocol]
+        if chosen is not fitting:
+            _note("eval-bag", f"--protocol {chosen.name}, but the ground truth looks "
+                  f"{fitting.name}: {why}")
+    if chosen.name == "indoor" and not args.no_model and not (args.model or args.official_dir):
+        _note("eval-bag", "scoring the shipped outdoor model; --protocol does not choose the "
+              "model: --model indoor for the indoor one")
+    return _protocol(chosen, args)
+
+
 def run_eval_bag(args: argparse.Namespace) -> int:
     """Pair images with GT depth in a bag by stamp, score them, optionally write a depth bag."""
-    from .bag_io import BagError, BagPairReader, DepthBagWriter, OutputTopics
+    from .bag_io import BagError, BagPairReader, DepthBagWriter
 
     _check_common(args)
     if args.write_bag and Path(args.write_bag).exists():
         raise ValueError(f"--write-bag target {args.write_bag} exists already")
-    protocol = _protocol(PROTOCOLS[args.protocol], args)
     scale = scale_config_from_args(args, sequences=True)
     with BagPairReader(args.bag, args.image_topic, args.gt_depth_topic, args.camera_info_topic,
                        args.stamp_tolerance) as reader:
@@ -142,21 +166,27 @@ def run_eval_bag(args: argparse.Namespace) -> int:
             raise BagError(f"no image on {args.image_topic} has a ground-truth message within "
                            f"{args.stamp_tolerance} s ({stats.images} images, "
                            f"{stats.gt_messages} GT messages){reason}")
+        pairs = reader.pairs(args.limit)
+        first = next(pairs, None)
+        protocol = _bag_protocol(args, first.gt) if first is not None else _protocol(
+            PROTOCOLS["outdoor" if args.protocol == AUTO else args.protocol], args)
         methods, info, scaled = _methods(args, scale)
         evaluation = Evaluation(methods, {protocol.name: protocol},
                                 report_frames=args.report_frames)
         writer = None
         if args.write_bag:
             colour_range = (max(protocol.min_depth, protocol.max_depth / 100), protocol.max_depth)
-            writer = DepthBagWriter(args.write_bag, args.write_storage,
-                                    OutputTopics(image=args.image_topic),
+            writer = DepthBagWriter(args.write_bag, args.image_topic, args.write_storage,
                                     cloud_stride=args.cloud_stride, colour_range=colour_range)
+        scored = 0
         try:
-            for pair in tqdm(reader.pairs(args.limit), total=reader.matched_count(args.limit),
-                             desc="eval-bag", unit="frame", disable=args.quiet):
+            for pair in tqdm(itertools.chain([first] if first else [], pairs),
+                             total=reader.matched_count(args.limit), desc="eval-bag",
+                             unit="frame", disable=args.quiet):
                 frame = Frame(name=f"{pair.index:06d}", rgb=pair.rgb, gt=pair.gt,
                               group=protocol.name, camera=pair.camera, stamp_ns=pair.stamp_ns)
                 predictions = evaluation.add(frame)
+                scored += 1
                 if writer is not None:
                     writer.write_frame(pair.rgb, next(iter(predictions.values())),
                                        pair.stamp_ns, pair.frame_id, pair.camera,
@@ -168,8 +198,8 @@ def run_eval_bag(args: argparse.Namespace) -> int:
             "source": {"bag": str(args.bag), "image_topic": args.image_topic,
                        "gt_depth_topic": args.gt_depth_topic,
                        "camera_info_topic": reader.camera_info_topic,
-                       "stamp_tolerance_s": args.stamp_tolerance},
-            "pairing": stats.to_dict(), **info}
+                       "stamp_tolerance_s": args.stamp_tolerance, "limit": args.limit},
+            "protocol_choice": args.protocol, "pairing": stats.to_dict(), **info}
     if args.write_bag:
         info["written_bag"] = {"path": str(args.write_bag), "storage": args.write_storage,
                                "frames": writer.frames}
@@ -177,8 +207,11 @@ def run_eval_bag(args: argparse.Namespace) -> int:
         _add_scale_report(evaluation, args, info, scaled, scale, sequences=True)
         _finish(evaluation, args, info, "s2r-depth eval-bag")
     if not args.quiet:
-        print(f"{stats.images} images, {stats.gt_messages} GT messages, {stats.matched} matched, "
-              f"{len(stats.unmatched_image_stamps)} images without GT within "
+        valid = len(evaluation.rows) // len(methods)
+        limited = f" (--limit {args.limit})" if args.limit is not None else ""
+        print(f"scored {valid} of {scored} paired frames read{limited}; the bag has "
+              f"{stats.images} images, {stats.gt_messages} GT messages, {stats.matched} "
+              f"matched, {len(stats.unmatched_image_stamps)} images without GT within "
               f"{args.stamp_tolerance} s", file=sys.stderr)
     if stats.error:
         kept = (f"; partial results for {len(evaluation.rows) // len(methods)} frames in "
@@ -261,7 +294,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="metres per raw depth unit (default 0.001: millimetre PNG; "
                           "1 for .npy in metres)")
     evaluate.add_argument("--protocol", choices=sorted(PROTOCOLS), default="outdoor",
-                          help="protocol for folder evaluation (default outdoor)")
+                          help="protocol for folder evaluation: depth range and crop (default "
+                          "outdoor); it does not choose the model (--model indoor for that)")
     evaluate.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"),
                           help="camera of the folder images, for the ground-plane baseline "
                           "(default: focal = width, centred)")
@@ -281,8 +315,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      "beside the image topic, if present)")
     bag.add_argument("--stamp-tolerance", type=float, default=0.02,
                      help="largest image/GT stamp difference in seconds (default 0.02)")
-    bag.add_argument("--protocol", choices=sorted(PROTOCOLS), default="outdoor",
-                     help="protocol preset (default outdoor)")
+    bag.add_argument("--protocol", choices=[AUTO, *sorted(PROTOCOLS)], default=AUTO,
+                     help="scoring preset: depth range and crop (outdoor: Garg crop, "
+                     "1e-3..80 m; indoor: no crop, 1e-3..10 m). Default auto: indoor when 99 %% "
+                     "of the first frame's ground truth lies within 10 m, else outdoor. It does "
+                     "not choose the model: --model indoor for the shipped indoor one")
     bag.add_argument("--write-bag", help="write a rosbag2 (metadata version 8) with images, "
                      "depth, colourised depth, camera_info and points")
     bag.add_argument("--write-storage", choices=["sqlite3", "mcap"], default="sqlite3",

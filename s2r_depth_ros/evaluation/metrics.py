@@ -74,6 +74,21 @@ def protocol_for_domain(domain: str) -> Protocol:
         raise ValueError(f"unknown domain {domain!r}; known: {sorted(DOMAIN_PROTOCOLS)}") from None
 
 
+def protocol_for_depth(gt: np.ndarray) -> tuple[Protocol, str]:
+    """The protocol that fits metric ground truth, and why.
+
+    Indoor when 99 % of the valid depths lie within the indoor range, else outdoor.
+    """
+    depth = np.asarray(gt, np.float32)
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    if valid.size == 0:
+        return OUTDOOR, "no valid ground truth in the first frame: outdoor by default"
+    p99 = float(np.percentile(valid, 99))
+    protocol = INDOOR if p99 <= INDOOR.max_depth else OUTDOOR
+    return protocol, (f"99 % of the first frame's ground truth within {p99:.1f} m "
+                      f"({'<=' if protocol is INDOOR else '>'} {INDOOR.max_depth:g} m)")
+
+
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
 # Lower is better for the errors, higher for the delta accuracies.
 HIGHER_IS_BETTER = {"delta1", "delta2", "delta3"}

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..geometry import Intrinsics
-from ..inference.colorize import colorize_depth
+from ..inference.colorize import colorize_depth, colour_bar
 from .baselines import baseline_depth
 from .metrics import (
     METRIC_NAMES,
@@ -29,8 +29,7 @@ from .metrics import (
     summarize,
     valid_mask,
 )
-
-THUMB_WIDTH = 320
+from .report import THUMB_WIDTH, thumbnail
 
 
 @dataclass
@@ -92,18 +91,6 @@ class GroupState:
     frames: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     thumbnails: list[dict] = field(default_factory=list)
-
-
-def _thumbnail(image: np.ndarray, sparse: bool = False) -> np.ndarray:
-    """Resize a BGR image to THUMB_WIDTH; sparse maps are dilated first so points stay visible."""
-    height, width = image.shape[:2]
-    factor = THUMB_WIDTH / width
-    if sparse and factor < 1:
-        size = max(int(round(1 / factor)), 1) + 1
-        image = cv2.dilate(image, np.ones((size, size), np.uint8))
-    size = (THUMB_WIDTH, max(int(round(height * factor)), 1))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if not sparse else
-                      cv2.INTER_NEAREST)
 
 
 def error_image(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray,
@@ -175,10 +162,12 @@ class Evaluation:
             gt.shape else frame.rgb
         return {
             "frame": frame.name, "method": method,
-            "rgb": _thumbnail(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)),
-            "prediction": _thumbnail(colorize_depth(scaled, lo, hi)),
-            "ground truth": _thumbnail(colorize_depth(gt_show, lo, hi), sparse),
-            "abs_rel error": _thumbnail(error_image(scaled, gt, mask), sparse),
+            "rgb": thumbnail(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)),
+            "prediction": thumbnail(colorize_depth(scaled, lo, hi)),
+            "ground truth": thumbnail(colorize_depth(gt_show, lo, hi), sparse),
+            "abs_rel error": thumbnail(error_image(scaled, gt, mask), sparse),
+            # Prediction and ground truth share these limits; the bar gives them in metres.
+            "depth colours (m)": colour_bar(float(lo), hi, THUMB_WIDTH),
         }
 
     def summaries(self) -> dict[str, dict[str, Summary]]:

@@ -20,9 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  description="Renders a synthetic driving sequence, streams "
                                  "it to depth_node over loopback DDS, writes depth PNGs, a "
                                  "PLY and a latency summary.")
-    demo.add_argument("--output", default="out/demo")
-    demo.add_argument("--model", default="outdoor", help="checkpoint or shipped model name")
-    demo.add_argument("--frames", type=int, default=40)
-    demo.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz")
-    demo.add_argument("--device", default="auto")
+    demo.add_argument("--output", "-o", default="out/demo",
+                      help="folder for frames/*.png, cloud.ply, summary.md/.json "
+                      "(default out/demo)")
+    demo.add_argument("--model", default="outdoor", help="checkpoint file or shipped model "
+                      "name: outdoor, indoor (default outdoor)")
+    demo.add_argument("--frames", type=int, default=40,
+                      help="rendered frames to stream (default 40)")
+    demo.add_argument("--rate", type=float, default=10.0,
+                      help="camera rate in Hz (default 10)")
+    demo.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     demo.set_defaults(func=run_demo_command)

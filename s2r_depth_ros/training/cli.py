@@ -37,7 +37,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.init is not None:
         overrides["model"] = {"init": args.init}
     config = load_config(args.config, overrides)
-    results = train(config, STAGE_CHOICES[args.stage], args.out, resume=args.resume,
+    results = train(config, STAGE_CHOICES[args.stage], args.output, resume=args.resume,
                     progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
@@ -55,18 +55,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train S2R-DepthNet stages on synthetic RGB-D data",
         description="Stage 0: structure encoder (structure/style disentanglement); stage 1: "
         "structure decoder + DepthNet; stage 2: attention (DSA) + fresh DepthNet. The complete "
-        "model is written to OUT/model.pt when stage 2 finishes. Multi-process: "
+        "model is written to OUTPUT/model.pt when stage 2 finishes. Multi-process: "
         "torchrun --nproc_per_node N -m s2r_depth_ros.cli train ...")
     parser.add_argument("--config",
                         help="training YAML (config/train_*.yaml); required unless --snapshot")
     parser.add_argument("--stage", choices=sorted(STAGE_CHOICES), default="all",
                         help="stage to run (default all: 0, 1, 2 in order)")
-    parser.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    parser.add_argument("--output", "-o", "--out", dest="output", default="runs/train",
+                        help="output folder (default runs/train; --out is the older spelling)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from OUT/stageN/train_state.pt; finished stages are skipped")
+                        help="continue from OUTPUT/stageN/train_state.pt; finished stages are "
+                        "skipped")
     parser.add_argument("--steps", type=int, help="override the step count of the chosen stages")
     parser.add_argument("--init", help="native checkpoint to start from: stage 0, or a later "
-                        "stage whose previous stage has no OUT/stageN/model.pt")
+                        "stage whose previous stage has no OUTPUT/stageN/model.pt")
     parser.add_argument("--threads", type=int, help="CPU threads per process")
     parser.add_argument("--device", help="auto, cpu or cuda (default from the config)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
