@@ -33,12 +33,12 @@ from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
 from s2r_depth_ros.ros.conversions import (
     PointCloudBuilder,
     bgr_to_msg,
-    camera_info_for,
+    camera_info_from_intrinsics,
     depth_to_msg,
     image_to_rgb,
     rgb_to_msg,
 )
-from s2r_depth_ros.ros.depth_node import STATS_WINDOW
+from s2r_depth_ros.ros.diagnostics import STATS_WINDOW
 from s2r_depth_ros.ros.live import (
     NodeProcess,
     Peer,
@@ -92,8 +92,8 @@ def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: i
             image_pub = peer.publisher(Image, "/image")
             info_pub = peer.publisher(CameraInfo, "/camera_info")
             msg = rgb_to_msg(rgb, frame_id="bench")
-            info = camera_info_for(None, Intrinsics(500, 500, width / 2, height / 2, width,
-                                                    height), msg.header)
+            info = camera_info_from_intrinsics(
+                Intrinsics(500, 500, width / 2, height / 2, width, height), msg.header)
 
             def send() -> int:
                 stamp = time.time_ns()

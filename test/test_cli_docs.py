@@ -32,7 +32,8 @@ def readme_command_lines() -> list[str]:
     """`s2r-depth ...` invocations: code-block lines and inline code spans."""
     text = README.read_text()
     lines = []
-    for line in text.splitlines():
+    # A shell line continued with a trailing backslash is one command.
+    for line in text.replace("\\\n", " ").splitlines():
         line = line.split(" #", 1)[0].strip()
         if line.startswith((".venv/bin/s2r-depth ", "s2r-depth ")):
             lines.append(line)

@@ -61,7 +61,7 @@ def test_lifecycle_configure_fails_cleanly_on_a_bad_model(tmp_path):
         success, state = LifecycleClient(peer).transition(Transition.TRANSITION_CONFIGURE)
         assert success is not True and state == "unconfigured", node.log()
         assert node.alive()
-        assert "checkpoint not found" in node.log()
+        assert "no such file" in node.log()
     finally:
         peer.close()
         # Idle and unconfigured (no timer, no traffic), it still acts on Ctrl-C.

@@ -35,25 +35,75 @@ def test_params_yaml_matches_node_settings():
     NodeSettings(**params)  # and they validate
 
 
+def launch_helpers() -> dict:
+    """The launch file's plain functions and constants, executed without ``launch``.
+
+    The launch packages are not installable here, so the file cannot run; its decisions
+    (parameters, remappings, rviz's command line) are plain functions of the launch
+    arguments, which this executes on their own, and :func:`launch_calls` checks how the
+    Node actions use them.
+    """
+    tree = ast.parse(LAUNCH.read_text())
+    plain = [n for n in tree.body if (isinstance(n, ast.FunctionDef) and n.name in (
+        "node_parameters", "topic_remappings", "rviz_arguments")) or (
+        isinstance(n, ast.Assign) and n.targets[0].id in ("PACKAGE", "PARAMETER_ARGUMENTS"))]
+    namespace: dict = {}
+    exec(compile(ast.Module(body=plain, type_ignores=[]), str(LAUNCH), "exec"), namespace)
+    return namespace
+
+
 def test_launch_file_declares_the_documented_arguments_and_names_a_real_node():
     compile(LAUNCH.read_text(), str(LAUNCH), "exec")
     declared = {ast.literal_eval(c.args[0]) for c in launch_calls("DeclareLaunchArgument")}
     assert declared == {"params_file", "model", "device", "image", "camera_info", "namespace",
-                        "use_sim_time", "rviz"}
+                        "use_sim_time", "rviz", "frame_id"}
     nodes = {ast.literal_eval(keyword(c, "executable")): c for c in launch_calls("Node")}
     setup = (REPO / "setup.py").read_text()
     assert "depth_node = s2r_depth_ros.ros.depth_node:main" in setup
-    depth_node = nodes["depth_node"]
-    overrides = [d for d in ast.walk(keyword(depth_node, "parameters")) if isinstance(d, ast.Dict)]
-    keys = {ast.literal_eval(k) for d in overrides for k in d.keys}
-    assert keys <= {f.name for f in fields(NodeSettings)} | {"use_sim_time"}
-    remapped = {ast.literal_eval(t.elts[0]) for t in keyword(depth_node, "remappings").elts}
-    assert remapped == {"image", "camera_info"}
+    assert set(nodes) == {"depth_node", "rviz2"}
     # Only APIs that exist in Humble, Jazzy and Kilted.
     imports = {n.module for n in ast.walk(ast.parse(LAUNCH.read_text()))
                if isinstance(n, ast.ImportFrom)}
     assert imports <= {"launch", "launch.actions", "launch.conditions", "launch.substitutions",
                        "launch_ros.actions", "launch_ros.substitutions"}
+
+
+def test_launch_arguments_override_the_params_file_only_when_given():
+    helpers = launch_helpers()
+    defaults = {"model": "", "device": "", "use_sim_time": "false"}
+    # Not given: only the params file sets model and device (its model survives).
+    params_file, overrides = helpers["node_parameters"]("/my/params.yaml", defaults)
+    assert params_file == "/my/params.yaml" and overrides == {"use_sim_time": False}
+    # Given: they come after the file, so they win.
+    _, overrides = helpers["node_parameters"](
+        "/my/params.yaml", {**defaults, "model": "indoor", "use_sim_time": "true"})
+    assert overrides == {"model": "indoor", "use_sim_time": True}
+    assert set(helpers["PARAMETER_ARGUMENTS"]) <= {f.name for f in fields(NodeSettings)}
+    # The declared defaults are "not given".
+    for call in launch_calls("DeclareLaunchArgument"):
+        if ast.literal_eval(call.args[0]) in helpers["PARAMETER_ARGUMENTS"]:
+            assert ast.literal_eval(keyword(call, "default_value")) == ""
+
+
+def test_rviz_follows_the_nodes_namespace_remaps_and_frame():
+    helpers = launch_helpers()
+    given = {"image": "/cam/color/image_raw", "camera_info": "/cam/color/camera_info",
+             "frame_id": "cam_color_optical_frame"}
+    assert helpers["topic_remappings"](given) == [("image", "/cam/color/image_raw"),
+                                                  ("camera_info", "/cam/color/camera_info")]
+    # The fixed frame is the images' frame_id, which the node copies to every output.
+    assert helpers["rviz_arguments"]("depth.rviz", given) == [
+        "-d", "depth.rviz", "-f", "cam_color_optical_frame"]
+    nodes = {ast.literal_eval(keyword(c, "executable")): c for c in launch_calls("Node")}
+    for name in ("depth_node", "rviz2"):
+        # Both get the same namespace expression and the same remappings function.
+        assert ast.unparse(keyword(nodes[name], "namespace")) == 'given[\'namespace\']'
+        assert ast.unparse(keyword(nodes[name], "remappings")) == "topic_remappings(given)"
+    assert "rviz_arguments(" in ast.unparse(keyword(nodes["rviz2"], "arguments"))
+    # The configuration's topics are relative, so they resolve in that namespace.
+    config = yaml.safe_load((REPO / "config" / "depth.rviz").read_text())
+    topics = [d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"]]
+    assert topics and not any(t.startswith("/") for t in topics)
 
 
 def test_rviz_config_subscribes_to_node_outputs_with_matching_qos():

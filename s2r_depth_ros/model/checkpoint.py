@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ..errors import first_line
 from .config import S2RConfig, preset
 from .network import S2RDepthNet
 
@@ -39,7 +40,7 @@ def _read(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt/unsafe files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from exc
 
 

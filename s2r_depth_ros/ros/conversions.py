@@ -1,7 +1,7 @@
 """sensor_msgs <-> numpy without cv_bridge: images, depth, camera_info and point clouds.
 
-The decoders only read ``height``, ``width``, ``encoding``, ``step``, ``is_bigendian`` and
-``data``, so they work on rclpy messages and on rosbags' deserialised messages alike.
+Decoding lives in :mod:`s2r_depth_ros.pipeline.decode` (no ROS needed); it is re-exported
+here for the code that reads messages.
 """
 
 from __future__ import annotations
@@ -9,93 +9,18 @@ from __future__ import annotations
 import array
 import math
 
-import cv2
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField, RegionOfInterest
 from std_msgs.msg import Header
 
 from ..geometry import XYZRGB_FLOATS, Intrinsics, cloud_shape, depth_to_cloud_array
-
-# Largest side accepted from the wire: a guard against absurd or corrupted sizes.
-MAX_IMAGE_SIDE = 16384
-
-# encoding -> (channels, dtype, conversion to RGB or None for depth encodings)
-COLOUR_ENCODINGS = {
-    "rgb8": (3, np.uint8, None),
-    "bgr8": (3, np.uint8, cv2.COLOR_BGR2RGB),
-    "rgba8": (4, np.uint8, cv2.COLOR_RGBA2RGB),
-    "bgra8": (4, np.uint8, cv2.COLOR_BGRA2RGB),
-    "mono8": (1, np.uint8, cv2.COLOR_GRAY2RGB),
-    "8UC3": (3, np.uint8, None),
-    "8UC1": (1, np.uint8, cv2.COLOR_GRAY2RGB),
-}
-DEPTH_ENCODINGS = {"32FC1": np.float32, "16UC1": np.uint16, "mono16": np.uint16}
-
-
-class ImageFormatError(ValueError):
-    """A message cannot be decoded: unknown encoding, inconsistent sizes, truncated data."""
-
-
-def _pixels(msg, channels: int, dtype) -> np.ndarray:
-    """View a message's bytes as an H x W x C array, honouring ``step`` and endianness."""
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if not (0 < height <= MAX_IMAGE_SIDE and 0 < width <= MAX_IMAGE_SIDE):
-        raise ImageFormatError(f"bad image size {width}x{height}")
-    itemsize = np.dtype(dtype).itemsize
-    row_bytes = width * channels * itemsize
-    if step < row_bytes:
-        raise ImageFormatError(f"step {step} is smaller than a row ({row_bytes} bytes) for "
-                               f"{width}x{height} {msg.encoding}")
-    data = msg.data
-    size = len(data)
-    if size < step * (height - 1) + row_bytes:
-        raise ImageFormatError(f"data has {size} bytes, {step * height} expected for "
-                               f"{width}x{height} {msg.encoding} with step {step}")
-    buffer = np.frombuffer(memoryview(data).cast("B") if not isinstance(data, bytes | bytearray)
-                           else data, np.uint8, count=step * (height - 1) + row_bytes)
-    rows = np.lib.stride_tricks.as_strided(buffer, (height, row_bytes), (step, 1))
-    byte_order = ">" if msg.is_bigendian else "<"
-    typed = np.dtype(dtype).newbyteorder(byte_order) if itemsize > 1 else np.dtype(dtype)
-    array = np.ascontiguousarray(rows).view(typed).reshape(height, width, channels)
-    return array.astype(dtype, copy=False)
-
-
-def image_to_rgb(msg) -> np.ndarray:
-    """Decode a colour or mono Image message into an H x W x 3 uint8 RGB array."""
-    encoding = str(msg.encoding)
-    if encoding not in COLOUR_ENCODINGS:
-        raise ImageFormatError(
-            f"unsupported encoding {encoding!r}; expected one of {sorted(COLOUR_ENCODINGS)}")
-    channels, dtype, conversion = COLOUR_ENCODINGS[encoding]
-    pixels = _pixels(msg, channels, dtype)
-    if conversion is None:
-        return pixels
-    return cv2.cvtColor(pixels if channels > 1 else pixels[:, :, 0], conversion)
-
-
-def compressed_to_rgb(msg) -> np.ndarray:
-    """Decode a CompressedImage (jpeg/png) into RGB."""
-    data = np.frombuffer(bytes(msg.data), np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise ImageFormatError(f"cannot decode compressed image (format {msg.format!r})")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def image_to_depth(msg) -> np.ndarray:
-    """Decode a depth Image: 32FC1 metres, or 16UC1/mono16 millimetres; invalid -> NaN."""
-    encoding = str(msg.encoding)
-    if encoding not in DEPTH_ENCODINGS:
-        raise ImageFormatError(
-            f"unsupported depth encoding {encoding!r}; expected one of {sorted(DEPTH_ENCODINGS)}")
-    raw = _pixels(msg, 1, DEPTH_ENCODINGS[encoding])[:, :, 0]
-    if raw.dtype == np.uint16:
-        depth = raw.astype(np.float32) * 1e-3
-        depth[raw == 0] = np.nan
-        return depth
-    depth = raw.astype(np.float32, copy=True)
-    depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
-    return depth
+from ..pipeline.decode import (  # noqa: F401 (re-exported)
+    MAX_IMAGE_SIDE,
+    ImageFormatError,
+    compressed_to_rgb,
+    image_to_depth,
+    image_to_rgb,
+)
 
 
 def _with_data(msg, pixels: np.ndarray):
@@ -152,21 +77,46 @@ def intrinsics_from_camera_info(info) -> Intrinsics:
     return Intrinsics(fx, fy, cx, cy, width, height)
 
 
-def camera_info_for(source: CameraInfo | None, intrinsics: Intrinsics,
-                    header: Header) -> CameraInfo:
-    """camera_info matching a depth image: K and P rescaled, distortion and R kept."""
-    info = CameraInfo(header=header, width=intrinsics.width, height=intrinsics.height)
+def scaled_camera_info(source: CameraInfo, width: int, height: int,
+                       header: Header) -> CameraInfo:
+    """``source`` for the same camera at ``width`` x ``height`` (image_proc's resize rule).
+
+    A copy of the message in which only the resolution-dependent entries change: fx, fy,
+    cx, cy of K and P, P's Tx and Ty (they are fx and fy times a baseline), and the ROI.
+    D, R, P's Tz, the distortion model and the binning are kept as they are.
+    """
+    sx, sy = width / int(source.width), height / int(source.height)
+    k, p = [float(v) for v in source.k], [float(v) for v in source.p]
+    for index in (0, 2):  # fx, cx
+        k[index] *= sx
+    for index in (4, 5):  # fy, cy
+        k[index] *= sy
+    for index in (0, 2, 3):  # fx, cx, Tx
+        p[index] *= sx
+    for index in (5, 6, 7):  # fy, cy, Ty
+        p[index] *= sy
+    roi = source.roi
+    return CameraInfo(
+        header=header, width=width, height=height, distortion_model=source.distortion_model,
+        d=[float(v) for v in source.d], k=k, r=[float(v) for v in source.r], p=p,
+        binning_x=source.binning_x, binning_y=source.binning_y,
+        roi=RegionOfInterest(x_offset=round(roi.x_offset * sx), y_offset=round(roi.y_offset * sy),
+                             width=round(roi.width * sx), height=round(roi.height * sy),
+                             do_rectify=roi.do_rectify))
+
+
+def camera_info_from_intrinsics(intrinsics: Intrinsics, header: Header) -> CameraInfo:
+    """camera_info of an ideal pinhole: plumb_bob with zero distortion, R identity.
+
+    image_geometry treats an empty distortion model as an unknown camera; five zeros
+    say "no distortion".
+    """
     fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
-    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    if source is not None:
-        info.distortion_model = source.distortion_model
-        info.d = list(source.d)
-        info.r = list(source.r)
-        sx = intrinsics.width / max(int(source.width), 1)
-        info.p[3] = float(source.p[3]) * sx  # baseline term Tx = -fx * B scales with fx
-    return info
+    return CameraInfo(header=header, width=intrinsics.width, height=intrinsics.height,
+                      distortion_model="plumb_bob", d=[0.0] * 5,
+                      k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
+                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                      p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
 
 
 class PointCloudBuilder:

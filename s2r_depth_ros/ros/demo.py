@@ -18,8 +18,10 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from tqdm import tqdm
 
+from ..errors import first_line
 from ..geometry import Intrinsics
-from .conversions import camera_info_for, rgb_to_msg
+from .cli import DEMO_DESCRIPTION, add_demo_arguments
+from .conversions import camera_info_from_intrinsics, rgb_to_msg
 from .live import (
     BEST_EFFORT,
     NodeProcess,
@@ -90,7 +92,7 @@ def run_demo(output: Path, model: str, frames: int, rate_hz: float, height: int,
         first = samples[0]
         intrinsics = Intrinsics(first.fx, first.fy, first.cx, first.cy, width, height)
         messages = [rgb_to_msg(s.rgb, frame_id="demo_camera_optical") for s in samples]
-        info = camera_info_for(None, intrinsics, messages[0].header)
+        info = camera_info_from_intrinsics(intrinsics, messages[0].header)
 
         def publish(msg: Image) -> int:
             stamp = time.time_ns()
@@ -169,18 +171,8 @@ def write_outputs(output: Path, peer: Peer, sent: list[int], samples, rate_hz: f
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry for `make demo`."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default="out/demo", help="folder for the results")
-    parser.add_argument("--model", default="outdoor", help="checkpoint or shipped model name")
-    parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz")
-    parser.add_argument("--height", type=int, default=384)
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--seed", type=int, default=2021)
-    parser.add_argument("--device", default="auto")
-    args = parser.parse_args(argv)
+def run_parsed(args: argparse.Namespace) -> int:
+    """Run the demo with parsed arguments (:func:`~.cli.add_demo_arguments`); exit status."""
     if args.frames < 1 or args.rate <= 0:
         print("demo: error: --frames must be >= 1 and --rate > 0", file=sys.stderr)
         return 2
@@ -188,11 +180,18 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_demo(Path(args.output), args.model, args.frames, args.rate, args.height,
                            args.width, args.seed, args.device)
     except (RuntimeError, OSError, ValueError) as exc:
-        print(f"demo: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"demo: error: {first_line(exc)}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2))
     print(f"results in {args.output}/ (summary.md, frames/, cloud.ply)")
     return 0 if summary["frames_answered"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry (the same options as `s2r-depth demo`)."""
+    parser = argparse.ArgumentParser(description=DEMO_DESCRIPTION)
+    add_demo_arguments(parser)
+    return run_parsed(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

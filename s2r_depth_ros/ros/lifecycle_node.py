@@ -6,14 +6,12 @@ activate: subscribe and start inference; deactivate: stop; cleanup: release the 
 
 from __future__ import annotations
 
-import rclpy
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
-from .depth_node import DepthPipeline, init_node_process, spin_until_shutdown
-from .settings import NodeSettings
+from ..errors import first_line
+from .process import run_node
 
 
 class DepthLifecycleNode(LifecycleNode):
@@ -21,31 +19,37 @@ class DepthLifecycleNode(LifecycleNode):
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__("depth_node", **node_kwargs)
+        # Imported here, after the signal handlers: see depth_node's docstring.
+        from .settings import NodeSettings
+
         NodeSettings.declare(self)
-        self.pipeline: DepthPipeline | None = None
+        self.runtime = None  # a runtime.DepthRuntime while configured
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
-        # Unconfigured: anything goes (configure validates); configured: the pipeline decides.
-        if self.pipeline is None:
+        # Unconfigured: anything goes (configure validates); configured: the runtime decides.
+        if self.runtime is None:
             return SetParametersResult(successful=True)
-        return self.pipeline.on_set_parameters(parameters)
+        return self.runtime.on_set_parameters(parameters)
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
+        from .runtime import DepthRuntime
+        from .settings import NodeSettings
+
         try:
-            self.pipeline = DepthPipeline(self, NodeSettings.read(self),
-                                          self.create_lifecycle_publisher)
+            self.runtime = DepthRuntime(self, NodeSettings.read(self),
+                                        self.create_lifecycle_publisher)
         except (ValueError, RuntimeError, OSError) as exc:
-            self.get_logger().error(f"configure failed: {str(exc).splitlines()[0]}")
+            self.get_logger().error(f"configure failed: {first_line(exc)}")
             return TransitionCallbackReturn.FAILURE
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
-        self.pipeline.start()
+        self.runtime.start()
         return super().on_activate(state)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self.pipeline.stop()
+        self.runtime.stop()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
@@ -57,26 +61,20 @@ class DepthLifecycleNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.stop()
-            for publisher in self.pipeline.publishers:
+        if self.runtime is not None:
+            self.runtime.stop()
+            for publisher in self.runtime.publishers:
                 self.destroy_lifecycle_publisher(publisher)
-            self.pipeline = None
+            self.runtime = None
+
+    def destroy_node(self) -> None:
+        self._release()
+        super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
     """Run the managed node; it starts unconfigured (drive it with `ros2 lifecycle set`)."""
-    init_node_process(args)
-    node = DepthLifecycleNode()
-    try:
-        spin_until_shutdown(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node._release()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(DepthLifecycleNode, args)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ..inference.colorize import COLORMAPS
 from ..inference.estimator import BACKENDS, PRECISIONS
 from ..inference.resize import RESIZES
+from ..pipeline import FrameSettings
 
 CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
 RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -26,7 +27,7 @@ class SettingsError(ValueError):
 LIVE_PARAMETERS = frozenset({
     "max_depth", "output_resolution", "camera_info_policy", "assumed_hfov_deg", "points_rgb",
     "points_stride", "colormap", "colorize_min_depth", "colorize_max_depth", "lazy",
-    "max_rate_hz"})
+    "max_rate_hz", "border_margin"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class NodeSettings:
     input_height: int = 0
     input_width: int = 0
     max_depth: float = 0.0
+    border_margin: int = 4
     output_resolution: str = "input"
     input_transport: str = "raw"
     camera_info_policy: str = "geometry_when_available"
@@ -77,6 +79,7 @@ class NodeSettings:
             (self.input_height == 0 or min(self.input_height, self.input_width) >= 96,
              "input_height/input_width", "at least 96"),
             (self.max_depth >= 0, "max_depth", ">= 0"),
+            (0 <= self.border_margin <= 32, "border_margin", "in [0, 32]"),
             (self.output_resolution in ("input", "model"), "output_resolution",
              "input or model"),
             (self.input_transport in ("raw", "compressed"), "input_transport",
@@ -113,6 +116,18 @@ class NodeSettings:
                                              dynamic_typing=True)
             node.declare_parameter(field.name, field.default, descriptor)
 
+    @staticmethod
+    def unknown_parameters(node: Node) -> list[str]:
+        """Parameters given to ``node`` (params file, ``-p``) that it does not declare.
+
+        A typo (``max_dpeth``) would otherwise be ignored without a word. rclpy keeps the
+        given values in ``_parameter_overrides`` (Humble to Kilted; no public accessor);
+        ``qos_overrides.*`` belong to rclpy's QoS overrides, not to the node.
+        """
+        given = getattr(node, "_parameter_overrides", {})
+        return sorted(name for name in given if not node.has_parameter(name)
+                      and not name.startswith("qos_overrides."))
+
     @classmethod
     def read(cls, node: Node) -> NodeSettings:
         """Read the declared parameters and validate them."""
@@ -138,6 +153,10 @@ class NodeSettings:
         workers = self.inference_workers or (min(2, cores) if parallel else 1)
         threads = self.threads or max(1, cores // workers)
         return workers, threads
+
+    def frame_settings(self) -> FrameSettings:
+        """The per-frame part, for the frame processor."""
+        return FrameSettings(**{f.name: getattr(self, f.name) for f in fields(FrameSettings)})
 
     def input_qos(self) -> QoSProfile:
         """Keep only the newest frame: stale frames are never queued."""

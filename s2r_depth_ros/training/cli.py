@@ -16,7 +16,7 @@ def run_train(args: argparse.Namespace) -> int:
     """Load the YAML config, apply command-line overrides, train, report where things went."""
     if args.snapshot:
         try:
-            path = snapshot(args.out, args.snapshot)
+            path = snapshot(args.output, args.snapshot)
         except (OSError, RuntimeError, ValueError) as exc:
             print(f"s2r-depth train: {exc}", file=sys.stderr)
             return 2

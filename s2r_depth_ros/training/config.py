@@ -69,7 +69,7 @@ DEFAULTS: dict[str, Any] = {
         "preview_every": 200,
         "checkpoint_every": 200,
         "val_every": 500,
-        "precision": "fp32",  # or "bf16": autocast (AMX CPUs and GPUs; BENCHMARKS.md)
+        "precision": "auto",  # bf16 autocast where fast (AMX CPUs, GPUs), else fp32; or force one
         "channels_last": False,  # NHWC tensors: faster convolutions on CPUs
     },
     "stage0": {
@@ -159,8 +159,8 @@ def _validate(config: dict[str, Any]) -> None:
             raise ValueError(f"stage {stage}: lr_step_unit must be 'epoch' or 'step'")
         if not float(settings["lr"]) > 0:
             raise ValueError(f"stage {stage}: lr must be positive")
-        if settings["precision"] not in ("fp32", "bf16"):
-            raise ValueError(f"stage {stage}: precision must be 'fp32' or 'bf16'")
+        if settings["precision"] not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"stage {stage}: precision must be 'auto', 'fp32' or 'bf16'")
     if config["stage1"]["struct_depth_unit"] not in ("cm", "unit"):
         raise ValueError("stage1.struct_depth_unit must be 'cm' or 'unit'")
     if config["data"]["source"] not in ("synthetic", "factory"):

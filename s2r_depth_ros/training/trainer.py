@@ -44,6 +44,27 @@ from .stages import StageTask, make_task
 from .state import STATE_FORMAT, atomic_save, capture_rng, load_state, restore_rng
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds training up on ``device``.
+
+    On a CPU only with AMX (``amx_bf16``): there bf16 matmuls run about 5x fp32; without it
+    bf16 falls back to slow kernels (12-16x slower than fp32 on the AVX-512 machines without
+    AMX, BENCHMARKS.md). On CUDA where the GPU supports bf16.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'fp32' or 'bf16' for a config's precision ('auto' picks bf16 where it is fast)."""
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return precision
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -332,10 +353,9 @@ class StageRun:
                 for k, v in batch.items()}
 
     def _autocast(self) -> torch.autocast:
-        """bf16 autocast where the config asks for it (AMX CPUs: BENCHMARKS.md)."""
-        precision = self.settings["precision"]
-        return torch.autocast(self.runtime.device.type, dtype=torch.bfloat16,
-                              enabled=precision == "bf16")
+        """bf16 autocast where the config asks for it, or where it is fast ('auto')."""
+        enabled = resolve_precision(self.settings["precision"], self.runtime.device) == "bf16"
+        return torch.autocast(self.runtime.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     # ----------------------------------------------------------------- loop
     def run(self) -> StageResult:

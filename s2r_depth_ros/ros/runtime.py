@@ -1,0 +1,300 @@
+"""The depth node's machinery: the frame processor wired to topics, threads and diagnostics.
+
+The per-frame work is the ROS-free :class:`~s2r_depth_ros.pipeline.FrameProcessor`. Frames
+go from the subscription callback to the inference workers through a one-frame slot, so the
+node always works on the newest frame and latency cannot build up; a publishing thread
+sends the outputs, in frame order, while the workers infer the next frames.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from ..errors import first_line
+from ..inference import open_estimator
+from ..inference.estimator import resolve_backend, resolve_device
+from ..pipeline import DepthFrame, FrameProcessor, ImageFormatError
+from ..pipeline.frame_gaps import FrameGapCounter
+from .conversions import (
+    PointCloudBuilder,
+    bgr_to_msg,
+    camera_info_from_intrinsics,
+    depth_to_msg,
+    intrinsics_from_camera_info,
+    scaled_camera_info,
+)
+from .diagnostics import NodeStats, depth_status
+from .frame_slot import LatestFrameSlot
+from .settings import LIVE_PARAMETERS, SETTING_NAMES, NodeSettings, SettingsError
+
+THROTTLE_S = 5.0
+
+
+class DepthRuntime:
+    """The depth node's machinery, attached to a plain or a lifecycle node.
+
+    Construction loads the model and creates the publishers (with ``make_publisher``:
+    ``create_publisher`` or ``create_lifecycle_publisher``); :meth:`start` and :meth:`stop`
+    add and remove the subscriptions, the diagnostics timer and the threads.
+    """
+
+    def __init__(self, node: Node, settings: NodeSettings, make_publisher) -> None:
+        self.node, self.settings, s = node, settings, settings
+        log = node.get_logger()
+        unknown = NodeSettings.unknown_parameters(node)
+        if unknown:
+            log.warning(f"unknown parameter(s) {', '.join(unknown)}: ignored (a typo? the "
+                        "parameters are listed in config/params.yaml)")
+        device = resolve_device(s.device)
+        self.workers, threads = s.parallelism(device.type, resolve_backend(s.backend, device),
+                                              len(os.sched_getaffinity(0)))
+        estimator = open_estimator(
+            s.model or None, s.official_dir or None, s.domain, device=s.device,
+            precision=s.precision, resize=s.resize, backend=s.backend, threads=threads,
+            input_size=(s.input_height, s.input_width) if s.input_height else None,
+            workers=self.workers, spin_wait=False)  # the publishing thread needs the CPU
+        if estimator.fallback_reason:
+            log.warning(f"backend auto: {estimator.fallback_reason}; running eager PyTorch")
+        cfg = estimator.config
+        # First-call costs (allocation, compilation) are paid before serving.
+        estimator.predict(np.zeros((cfg.input_height, cfg.input_width, 3), np.uint8))
+        log.info(f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
+                 f"{cfg.max_depth} m) on {estimator.device} with {estimator.backend}, "
+                 f"{self.workers} worker(s) x {threads} thread(s), {estimator.resize} resize")
+        self.processor = FrameProcessor(estimator, s.frame_settings())
+
+        qos = s.output_qos()
+        self.depth_pub = make_publisher(Image, "depth/image", qos)
+        self.info_pub = make_publisher(CameraInfo, "depth/camera_info", qos)
+        self.points_pub = make_publisher(PointCloud2, "depth/points", qos) if (
+            s.publish_points) else None
+        self.colour_pub = make_publisher(Image, "depth/colorized", qos)
+        self.diag_pub = make_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.publishers = [p for p in (self.depth_pub, self.info_pub, self.points_pub,
+                                       self.colour_pub, self.diag_pub) if p is not None]
+        self.cloud_builder = PointCloudBuilder()  # the publishing thread's
+        self.camera_info: CameraInfo | None = None
+        self.stats = NodeStats()
+        self.gaps = FrameGapCounter()
+        self._reported_missing = 0
+        self._entities: list = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        """Subscribe; start the diagnostics timer, the inference workers and the publisher."""
+        node, s = self.node, self.settings
+        if s.input_transport == "compressed":
+            image_sub = node.create_subscription(
+                CompressedImage, node.resolve_topic_name("image") + "/compressed",
+                self.on_image, s.input_qos())
+        else:
+            image_sub = node.create_subscription(Image, "image", self.on_image, s.input_qos())
+        # Camera drivers publish camera_info best-effort or reliable; best-effort takes both.
+        info_sub = node.create_subscription(
+            CameraInfo, "camera_info", self.on_camera_info,
+            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                       reliability=ReliabilityPolicy.BEST_EFFORT))
+        self._entities = [image_sub, info_sub,
+                          node.create_timer(s.diagnostics_period, self.publish_diagnostics)]
+        self.slot, self.results = LatestFrameSlot(), LatestFrameSlot()
+        self._stop.clear()
+        self._last_published, self._next_start = -1, 0.0
+        self._rate_lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run_inference, name=f"s2r_inference{i}",
+                                          daemon=True) for i in range(self.workers)]
+        self._threads.append(threading.Thread(target=self._run_publisher, name="s2r_publish",
+                                              daemon=True))
+        for thread in self._threads:
+            thread.start()
+        # The resolved names: a remap that missed the camera shows here.
+        node.get_logger().info(f"listening on {image_sub.topic_name} and {info_sub.topic_name}")
+
+    def stop(self) -> None:
+        """Unsubscribe and stop the threads (the publishers stay)."""
+        for entity in self._entities:
+            if hasattr(entity, "cancel"):
+                entity.cancel()
+                self.node.destroy_timer(entity)
+            else:
+                self.node.destroy_subscription(entity)
+        self._entities = []
+        self._stop.set()
+        if self._threads:
+            self.slot.close()
+            self.results.close()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        self._threads = []
+
+    # ---- callbacks (executor thread): cheap, never block ----
+    def on_image(self, msg: Image | CompressedImage) -> None:
+        self.stats.received += 1
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        missing = self.gaps.observe(stamp)
+        if missing:
+            self.stats.missing_upstream += missing
+            self.node.get_logger().warning(
+                f"{missing} frame(s) missing before stamp {stamp / 1e9:.3f} s ("
+                f"{self.stats.missing_upstream} in all): the transport loses images (README, "
+                "Transport)", throttle_duration_sec=THROTTLE_S)
+        self.slot.put((self.stats.received, msg))
+
+    def on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            intrinsics_from_camera_info(msg)
+        except ImageFormatError as exc:
+            self.node.get_logger().error(f"ignoring camera_info: {exc}",
+                                         throttle_duration_sec=THROTTLE_S)
+            return
+        self.camera_info = msg
+
+    # ---- threads ----
+    def _run_inference(self) -> None:
+        while not self._stop.is_set():
+            if self.settings.max_rate_hz > 0:
+                self._wait_for_turn()
+            frame = self.slot.take(timeout=0.2)
+            if frame is None:
+                continue
+            try:
+                result = self.infer(*frame)
+            except Exception as exc:  # keep serving whatever one frame did
+                self.stats.bad += 1
+                what = "skipping frame" if isinstance(exc, ImageFormatError) else (
+                    f"frame failed: {type(exc).__name__}")
+                self.node.get_logger().error(f"{what}: {first_line(exc)}",
+                                             throttle_duration_sec=THROTTLE_S)
+                continue
+            if result is not None:
+                self.results.put(result)
+
+    def _run_publisher(self) -> None:
+        while not self._stop.is_set():
+            result = self.results.take(timeout=0.2)
+            if result is None:
+                continue
+            if result[0] < self._last_published:
+                # Another worker already published a newer frame: never go back in time.
+                self.stats.out_of_order += 1
+                continue
+            self._last_published = result[0]
+            try:
+                self.publish(*result)
+            except Exception as exc:  # a failed publish must not stop the node
+                self.node.get_logger().error(
+                    f"publishing failed: {type(exc).__name__}: {first_line(exc)}",
+                    throttle_duration_sec=THROTTLE_S)
+
+    def _wait_for_turn(self) -> None:
+        """Space frame starts by 1 / max_rate_hz across all workers.
+
+        It runs before a frame is taken, so the frame taken is the newest when its turn comes.
+        """
+        with self._rate_lock:
+            start = max(time.monotonic(), self._next_start)
+            self._next_start = start + 1.0 / self.settings.max_rate_hz
+        self._stop.wait(max(0.0, start - time.monotonic()))
+
+    def _wanted(self, publisher) -> bool:
+        return publisher is not None and (not self.settings.lazy
+                                          or publisher.get_subscription_count() > 0)
+
+    def infer(self, sequence: int, msg: Image | CompressedImage):
+        """Run the frame processor on one message; None when nothing is to be published.
+
+        Returns (sequence, header, frame, the source camera_info, wanted outputs).
+        """
+        s = self.settings
+        wanted = tuple(self._wanted(p) for p in (self.depth_pub, self.info_pub,
+                                                 self.points_pub, self.colour_pub))
+        if not any(wanted):
+            self.stats.skipped_no_subscribers += 1
+            return None
+        info = self.camera_info
+        if info is None and s.camera_info_policy != "assume_fov":
+            if s.camera_info_policy == "require":
+                self.stats.skipped_no_camera_info += 1
+                self.node.get_logger().warning("no valid camera_info yet: dropping frames (policy "
+                                            "'require')", throttle_duration_sec=THROTTLE_S)
+                return None
+            self.node.get_logger().warning("no valid camera_info yet: publishing depth without "
+                                        "camera_info and points", throttle_duration_sec=THROTTLE_S)
+        camera = intrinsics_from_camera_info(info) if info is not None else None
+        frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb)
+        height, width = frame.input_size
+        if camera is not None and (camera.width, camera.height) != (width, height):
+            self.node.get_logger().warning(
+                f"camera_info is {camera.width}x{camera.height} but the image is {width}x"
+                f"{height}: scaling the intrinsics", throttle_duration_sec=THROTTLE_S)
+        return sequence, msg.header, frame, info, wanted
+
+    def publish(self, sequence: int, header, frame: DepthFrame, info: CameraInfo | None,
+                wanted: tuple[bool, bool, bool, bool]) -> None:
+        """Build and publish every wanted output of one frame."""
+        started = time.perf_counter()
+        want_depth, want_info, want_points, want_colour = wanted
+        if want_depth:
+            self.depth_pub.publish(depth_to_msg(frame.depth, header))
+        if want_colour:
+            self.colour_pub.publish(bgr_to_msg(self.processor.colorized(frame), header))
+        if frame.intrinsics is not None:
+            if want_info:
+                height, width = frame.depth.shape
+                self.info_pub.publish(
+                    scaled_camera_info(info, width, height, header) if info is not None
+                    else camera_info_from_intrinsics(frame.intrinsics, header))
+            if want_points:
+                self.points_pub.publish(self.cloud_builder.build(
+                    frame.depth, frame.intrinsics, header, self.settings.points_stride,
+                    frame.cloud_rgb))
+        st = self.stats
+        st.processed += 1
+        st.processed_times.append(time.monotonic())
+        st.inference_ms.append(frame.inference_ms)
+        st.outputs_ms.append((time.perf_counter() - started) * 1000.0)
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        if stamp_ns > 0:
+            st.latency_ms.append((self.node.get_clock().now().nanoseconds - stamp_ns) / 1e6)
+
+    def on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Apply live parameters from the next frame on; refuse the others with the reason."""
+        changes = {p.name: p.value for p in parameters if p.name in SETTING_NAMES}
+        fixed = sorted(set(changes) - LIVE_PARAMETERS)
+        if fixed:
+            return SetParametersResult(
+                successful=False, reason=f"{', '.join(fixed)}: applied only at start; restart "
+                "the node (lifecycle node: cleanup, set, configure)")
+        try:
+            self.settings = self.settings.updated(changes)
+        except SettingsError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.processor.settings = self.settings.frame_settings()
+        if changes:
+            self.node.get_logger().info(f"parameters updated: {changes}")
+        return SetParametersResult(successful=True)
+
+    def publish_diagnostics(self) -> None:
+        missing = self.stats.missing_upstream - self._reported_missing
+        self._reported_missing = self.stats.missing_upstream
+        status = depth_status(self.node.get_name(), str(self.processor.estimator.device),
+                              self.stats, {
+                                  "frames_dropped": self.slot.dropped,
+                                  "results_dropped": self.results.dropped
+                                  + self.stats.out_of_order,
+                                  "inference_workers": self.workers,
+                                  "camera_info_received": self.camera_info is not None},
+                              recent_missing=missing)
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        self.diag_pub.publish(array)

@@ -1,0 +1,185 @@
+"""The ROS-free frame processor in-process, with small real models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ros_harness import image_msg, rgb_image
+
+from conftest import make_model
+from s2r_depth_ros.geometry import Intrinsics, depth_to_cloud_array
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
+from s2r_depth_ros.pipeline import FrameProcessor, FrameSettings, ImageFormatError
+from s2r_depth_ros.pipeline.frame_gaps import FrameGapCounter
+from s2r_depth_ros.pipeline.frame_processor import SATURATION_MARGIN
+
+CPU_EAGER = EstimatorOptions(device="cpu", backend="eager", threads=1)
+
+
+def estimator(**overrides) -> DepthEstimator:
+    return DepthEstimator(make_model(**overrides), CPU_EAGER)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> DepthEstimator:
+    return estimator()
+
+
+NO_BORDER = FrameSettings(border_margin=0)
+
+
+def test_depth_at_the_input_size_and_intrinsics_for_it(tiny):
+    processor = FrameProcessor(tiny, NO_BORDER)
+    camera = Intrinsics(300.0, 280.0, 80.0, 60.0, 160, 120)
+    frame = processor.process(rgb_image(120, 160), camera, cloud_colours=True)
+    assert frame.depth.shape == (120, 160) and frame.depth.dtype == np.float32
+    assert frame.intrinsics == camera and frame.input_size == (120, 160)
+    assert frame.cloud_rgb.shape == (120, 160, 3)
+    finite = frame.depth[np.isfinite(frame.depth)]
+    assert finite.size > 0.9 * frame.depth.size and finite.min() > 0
+    # The same as the estimator's own depth where nothing was marked.
+    direct = tiny.predict(rgb_image(120, 160), intrinsics=camera)
+    np.testing.assert_array_equal(frame.depth[np.isfinite(frame.depth)],
+                                  direct[np.isfinite(frame.depth)])
+
+
+def test_model_resolution_scales_the_camera_and_the_cloud_colours(tiny):
+    processor = FrameProcessor(tiny, FrameSettings(output_resolution="model"))
+    camera = Intrinsics(400.0, 410.0, 150.0, 110.0, 320, 240)
+    frame = processor.process(rgb_image(240, 320), camera, cloud_colours=True)
+    assert frame.depth.shape == (96, 128) and frame.cloud_rgb.shape == (96, 128, 3)
+    assert frame.intrinsics == Intrinsics(160.0, 164.0, 60.0, 44.0, 128, 96)
+    # A camera_info of another size is scaled to the image first.
+    frame = processor.process(rgb_image(240, 320), Intrinsics(800, 820, 300, 220, 640, 480))
+    assert frame.intrinsics == Intrinsics(160.0, 164.0, 60.0, 44.0, 128, 96)
+
+
+def test_camera_info_policies_without_a_camera(tiny):
+    assert FrameProcessor(tiny).process(rgb_image(120, 160)).intrinsics is None
+    assumed = FrameProcessor(tiny, FrameSettings(camera_info_policy="assume_fov",
+                                                 assumed_hfov_deg=90.0))
+    frame = assumed.process(rgb_image(120, 160))
+    assert frame.intrinsics.fx == pytest.approx(80.0) and frame.intrinsics.width == 160
+
+
+def test_the_camera_reaches_a_camera_aware_model():
+    # canonical_focal 100: a camera of focal 200 at the network's size sees twice as deep.
+    aware = estimator(canonical_focal=100.0)
+    processor = FrameProcessor(aware)
+    rgb = rgb_image(96, 128)
+    near = processor.process(rgb, Intrinsics(100.0, 100.0, 64, 48, 128, 96))
+    far = processor.process(rgb, Intrinsics(200.0, 200.0, 64, 48, 128, 96))
+    assert far.metric_scale == pytest.approx(2.0) and near.metric_scale == pytest.approx(1.0)
+    both = np.isfinite(near.depth) & np.isfinite(far.depth)
+    np.testing.assert_allclose(far.depth[both], 2.0 * near.depth[both], rtol=1e-5)
+
+
+def saturating_estimator(**overrides) -> DepthEstimator:
+    """A real model whose output head is so steep that tanh saturates: about half the
+    pixels at the cap (max_depth), the rest at the minimum depth."""
+    model = make_model(**overrides)
+    with torch.no_grad():
+        for conv in model.depth_net.output1.modules():
+            if isinstance(conv, torch.nn.Conv2d):
+                conv.weight.mul_(1e4)
+    return DepthEstimator(model, CPU_EAGER)
+
+
+def test_the_models_cap_is_plus_infinity_per_rep_117():
+    est = saturating_estimator()
+    raw = est.predict(rgb_image(96, 128))
+    at_cap = raw >= est.config.max_depth * (1 - SATURATION_MARGIN)
+    assert 0.05 < at_cap.mean() < 0.95, at_cap.mean()  # the test really has both kinds
+    frame = FrameProcessor(est, NO_BORDER).process(rgb_image(96, 128))
+    assert np.array_equal(np.isposinf(frame.depth), at_cap)
+    assert np.all(np.isfinite(frame.depth[~at_cap]))
+
+
+def test_the_cap_follows_the_cameras_metric_scale():
+    # A camera-aware model at scale 2: the cap is 160 m, and it is still +inf.
+    est = saturating_estimator(canonical_focal=100.0)
+    camera = Intrinsics(200.0, 200.0, 64, 48, 128, 96)
+    raw = est.predict(rgb_image(96, 128), intrinsics=camera)
+    assert raw.max() == pytest.approx(160.0)
+    frame = FrameProcessor(est, NO_BORDER).process(rgb_image(96, 128), camera)
+    assert np.array_equal(np.isposinf(frame.depth), raw >= 160.0 * (1 - SATURATION_MARGIN))
+
+
+def test_user_max_depth_is_plus_infinity_too(tiny):
+    full = FrameProcessor(tiny, NO_BORDER).process(rgb_image(120, 160))
+    limit = float(np.nanmedian(full.depth[np.isfinite(full.depth)]))
+    cut = FrameProcessor(tiny, FrameSettings(max_depth=limit, border_margin=0)).process(
+        rgb_image(120, 160))
+    assert np.array_equal(np.isposinf(cut.depth), ~(full.depth <= limit))
+    assert np.nanmax(cut.depth[np.isfinite(cut.depth)]) <= limit
+
+
+def test_messages_are_decoded_and_bad_ones_raise(tiny):
+    processor = FrameProcessor(tiny)
+    rgb = rgb_image(120, 160, seed=3)
+    from_bgr = processor.process_message(image_msg(rgb, "bgr8"))
+    np.testing.assert_array_equal(from_bgr.depth, processor.process(rgb).depth)
+    bad = image_msg(rgb, "rgb8")
+    bad.encoding = "yuv422"
+    with pytest.raises(ImageFormatError, match="unsupported encoding"):
+        processor.process_message(bad)
+
+
+def test_colourised_depth_is_bgr_at_the_depth_size(tiny):
+    processor = FrameProcessor(tiny, FrameSettings(colormap="gray"))
+    frame = processor.process(rgb_image(120, 160))
+    colour = processor.colorized(frame)
+    assert colour.shape == (120, 160, 3) and colour.dtype == np.uint8
+    assert np.array_equal(colour[..., 0], colour[..., 2])  # gray: all channels equal
+
+
+def test_frame_gaps_count_missing_frames_from_the_stamps():
+    gaps = FrameGapCounter()
+    period = 200_000_000  # 5 Hz
+    stamps = [i * period for i in range(1, 11)] + [13 * period, 14 * period, 18 * period]
+    missing = [gaps.observe(s) for s in stamps]
+    assert missing[:10] == [0] * 10
+    assert missing[10:] == [2, 0, 3] and gaps.missing == 5
+    assert gaps.observe(period) == 0  # stamps going back (a bag restarting) start over
+    jitter = FrameGapCounter()
+    rng = np.random.default_rng(0)
+    times = np.cumsum(period + rng.integers(-30_000_000, 30_000_000, 50))
+    assert sum(jitter.observe(int(t)) for t in times) == 0  # jitter is not a gap
+
+
+def test_the_border_margin_is_nan_in_depth_and_points(tiny):
+    # 4 network pixels of a 96x128 network on a 120x160 image: 5 pixels at each side.
+    frame = FrameProcessor(tiny, FrameSettings(border_margin=4)).process(
+        rgb_image(120, 160), Intrinsics(150.0, 150.0, 80.0, 60.0, 160, 120))
+    border = np.ones((120, 160), bool)
+    border[5:-5, 5:-5] = False
+    assert np.all(np.isnan(frame.depth[border]))
+    assert np.all(np.isfinite(frame.depth[~border]))
+    cloud = depth_to_cloud_array(frame.depth, frame.intrinsics)
+    assert np.all(np.isnan(cloud[border][:, :3])) and np.all(np.isfinite(cloud[~border][:, :3]))
+
+
+def test_the_default_border_margin_removes_the_near_border_of_a_real_frame(real_manifest):
+    # The issue's example: the outdoor model on 7-Scenes frame-000300 predicts its minimum,
+    # 0.17 m against a median of 9.4 m, at pixel (0, 322) on the image border.
+    import cv2
+
+    from conftest import REAL_RGBD
+    from s2r_depth_ros.inference import open_estimator
+
+    entry = next(e for e in real_manifest if e["rgb"].endswith("frame-000300.color.jpg"))
+    rgb = cv2.cvtColor(cv2.imread(str(REAL_RGBD / entry["rgb"])), cv2.COLOR_BGR2RGB)
+    camera = Intrinsics(entry["fx"], entry["fy"], entry["cx"], entry["cy"], rgb.shape[1],
+                        rgb.shape[0])
+    estimator = open_estimator("outdoor", device="cpu", backend="eager", threads=2)
+    raw = FrameProcessor(estimator, NO_BORDER).process(rgb, camera).depth
+    v, u = np.unravel_index(np.nanargmin(raw), raw.shape)
+    assert min(v, u, raw.shape[0] - 1 - v, raw.shape[1] - 1 - u) == 0  # on the border
+    assert raw[v, u] < 0.1 * np.nanmedian(raw)
+    margin = FrameSettings().border_margin
+    assert margin > 0  # the node's default
+    frame = FrameProcessor(estimator, FrameSettings(border_margin=margin)).process(rgb, camera)
+    assert np.isnan(frame.depth[v, u])
+    # What is left has no border ring: its minimum is several times the raw one.
+    assert np.nanmin(frame.depth) > 3 * raw[v, u], (np.nanmin(frame.depth), raw[v, u])
