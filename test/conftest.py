@@ -33,7 +33,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Modules whose tests start ROS 2 nodes or talk DDS (or need the ROS wheels).
 ROS_MODULES = {"test_depth_node", "test_lifecycle_node", "test_node_overload", "test_replay",
-               "test_demo", "test_allocator"}
+               "test_demo", "test_allocator", "test_node_conventions", "test_node_scale"}
 # Modules and single tests that take a long time (measured: tens of seconds each here).
 SLOW_MODULES = {"test_training"}
 SLOW_TESTS = {"test_official_weights_reproduce_reference_recipe",

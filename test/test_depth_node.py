@@ -488,6 +488,8 @@ def test_worker_layout_follows_the_backend_and_the_cores():
     ({"precision": "fp8"}, "precision"),
     ({"resize": "nearest"}, "resize"),
     ({"model": "/does/not/exist.pt"}, "no such file"),
+    ({"scale_mode": "ground"}, "camera_height"),
+    ({"scale_mode": "lidar"}, "scale_mode"),
 ])
 def test_bad_parameters_stop_the_node_with_a_clear_reason(tmp_path, tiny_checkpoint, params,
                                                           message):

@@ -13,6 +13,7 @@ from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.pipeline import FrameProcessor, FrameSettings, ImageFormatError
 from s2r_depth_ros.pipeline.frame_gaps import FrameGapCounter
 from s2r_depth_ros.pipeline.frame_processor import SATURATION_MARGIN
+from s2r_depth_ros.scale import ScaleCorrector
 
 CPU_EAGER = EstimatorOptions(device="cpu", backend="eager", threads=1)
 
@@ -183,3 +184,48 @@ def test_the_default_border_margin_removes_the_near_border_of_a_real_frame(real_
     assert np.isnan(frame.depth[v, u])
     # What is left has no border ring: its minimum is several times the raw one.
     assert np.nanmin(frame.depth) > 3 * raw[v, u], (np.nanmin(frame.depth), raw[v, u])
+
+
+def sparse_samples(depth: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` pixels of ``depth`` as metric samples, NaN elsewhere."""
+    rng = np.random.default_rng(seed)
+    valid = np.flatnonzero(np.isfinite(depth))
+    sparse = np.full(depth.shape, np.nan, np.float32)
+    picked = rng.choice(valid, count, replace=False)
+    sparse.flat[picked] = depth.flat[picked]
+    return sparse
+
+
+def test_sparse_depth_scales_the_frame_and_too_few_samples_are_refused(tiny):
+    rgb = rgb_image(120, 160, seed=9)
+    camera = Intrinsics(150.0, 150.0, 80.0, 60.0, 160, 120)
+    plain = FrameProcessor(tiny).process(rgb, camera).depth
+    corrected = FrameProcessor(tiny, FrameSettings(), ScaleCorrector("sparse"))
+    # 2 % of the pixels say everything is 2.5 times as far as the network thinks.
+    frame = corrected.process(rgb, camera, stamp=10.0,
+                              sparse=sparse_samples(plain * 2.5, 384))
+    assert frame.scale.source == "sparse" and frame.scale.measured == pytest.approx(2.5, rel=1e-3)
+    assert frame.scale.support == pytest.approx(1.0)
+    finite = np.isfinite(plain)
+    assert np.array_equal(np.isnan(frame.depth), np.isnan(plain))
+    assert np.allclose(frame.depth[finite], plain[finite] * 2.5, rtol=1e-3)
+    # 10 samples are below the support rule's 20: no estimate; the last factor is held.
+    held = corrected.process(rgb, camera, stamp=10.1, sparse=sparse_samples(plain * 4.0, 10))
+    assert held.scale.measured is None and "20" in held.scale.reason
+    assert held.scale.scale == pytest.approx(2.5, rel=1e-3) and held.scale.source == "sparse"
+    # Past the hold time the factor is 1 again, source none.
+    later = corrected.process(rgb, camera, stamp=20.0)
+    assert (later.scale.scale, later.scale.source) == (1.0, "none")
+    assert np.allclose(later.depth[finite], plain[finite])
+
+
+def test_max_depth_cuts_the_corrected_metres(tiny):
+    rgb = rgb_image(120, 160, seed=9)
+    camera = Intrinsics(150.0, 150.0, 80.0, 60.0, 160, 120)
+    plain = FrameProcessor(tiny, NO_BORDER).process(rgb, camera).depth
+    limit = float(np.median(plain[np.isfinite(plain)])) * 2.0  # half the pixels beyond it x4
+    corrected = FrameProcessor(tiny, FrameSettings(border_margin=0, max_depth=limit),
+                               ScaleCorrector("sparse"))
+    frame = corrected.process(rgb, camera, stamp=1.0, sparse=sparse_samples(plain * 4.0, 500))
+    far = plain * 4.0 > limit
+    assert np.all(np.isposinf(frame.depth[far])) and np.all(np.isfinite(frame.depth[~far]))

@@ -8,16 +8,18 @@ The stages, in order (:meth:`FrameProcessor.process`):
    camera-aware model uses its focal length for metric scale);
 3. saturation: pixels at the model's own cap (max depth x the frame's metric scale) are
    found before any correction changes the values;
-4. scale: :meth:`FrameProcessor.scale`, where a metric-scale correction (ground plane,
-   sparse depth, temporal smoothing) applies its factor; the identity today;
-5. validity: :meth:`FrameProcessor.mark_invalid`, per REP 117: beyond range (the cap, or the
-   user's ``max_depth``) is +inf, unreliable pixels (the image border) are NaN.
+4. validity: :meth:`FrameProcessor.mark_invalid`, per REP 117: the cap is +inf ("no return
+   beyond range"), unreliable pixels (the image border) are NaN;
+5. scale: the stream's :class:`~s2r_depth_ros.scale.ScaleCorrector` (ground plane, sparse
+   depth, temporal smoothing) measures the frame's factor on the valid pixels and applies
+   it; then the user's ``max_depth`` (in corrected metres) cuts to +inf.
 
 The node (s2r_depth_ros/ros) only moves messages, threads and diagnostics around this.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..geometry import Intrinsics
 from ..inference import colorize_depth
+from ..scale import NO_SCALE, ScaleCorrector, ScaleResult
 from .decode import decode_image
 
 # Depth this close below the model's cap is the network saturating ("no return beyond
@@ -57,18 +60,28 @@ class DepthFrame:
     cloud_rgb: np.ndarray | None  # uint8 RGB at the depth's size, for coloured points
     metric_scale: float  # the estimator's factor for this camera (1 for most models)
     inference_ms: float
+    scale: ScaleResult = NO_SCALE  # the metric-scale correction applied to ``depth``
 
 
 class FrameProcessor:
     """Runs the estimator on camera frames and turns its depth into the published arrays.
 
     ``settings`` may be replaced at any time (live parameters); a frame uses the settings
-    it started with. Safe to call from several threads at once if the estimator is.
+    it started with. ``corrector``: the stream's metric-scale correction (None: none);
+    ``gravity``: the ground's downward normal in the camera optical frame for the ground
+    plane (a fixed mount's pitch and roll), None to search it.
+    Safe to call from several threads at once if the estimator is (the corrector, which
+    keeps the stream's state, is updated under a lock).
     """
 
-    def __init__(self, estimator, settings: FrameSettings | None = None) -> None:
+    def __init__(self, estimator, settings: FrameSettings | None = None,
+                 corrector: ScaleCorrector | None = None,
+                 gravity: np.ndarray | None = None) -> None:
         self.estimator = estimator
         self.settings = settings or FrameSettings()
+        self.corrector = corrector
+        self.gravity = gravity
+        self._corrector_lock = threading.Lock()
 
     def camera(self, camera: Intrinsics | None, width: int, height: int
                ) -> Intrinsics | None:
@@ -93,13 +106,20 @@ class FrameProcessor:
         return cfg.input_height, cfg.input_width
 
     def process_message(self, msg, camera: Intrinsics | None = None,
-                        cloud_colours: bool = False) -> DepthFrame:
+                        cloud_colours: bool = False, sparse: np.ndarray | None = None
+                        ) -> DepthFrame:
         """:meth:`process` of an Image or CompressedImage message (ImageFormatError if bad)."""
-        return self.process(decode_image(msg), camera, cloud_colours)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        return self.process(decode_image(msg), camera, cloud_colours, stamp, sparse)
 
     def process(self, rgb: np.ndarray, camera: Intrinsics | None = None,
-                cloud_colours: bool = False) -> DepthFrame:
-        """Depth for one uint8 RGB image; ``cloud_colours`` also gives the cloud's colours."""
+                cloud_colours: bool = False, stamp: float = 0.0,
+                sparse: np.ndarray | None = None) -> DepthFrame:
+        """Depth for one uint8 RGB image; ``cloud_colours`` also gives the cloud's colours.
+
+        ``stamp`` (seconds) and ``sparse`` (metric samples, any resolution, NaN where none)
+        feed the scale correction.
+        """
         s = self.settings
         height, width = rgb.shape[:2]
         intrinsics = self.camera(camera, width, height)
@@ -112,40 +132,36 @@ class FrameProcessor:
         metric_scale = self.estimator.metric_scale((height, width), intrinsics)
         cap = self.estimator.config.max_depth * metric_scale
         saturated = depth >= cap * (1.0 - SATURATION_MARGIN)
-        depth = self.scale(depth, intrinsics)
-        self.mark_invalid(depth, saturated, s, self.estimator.config.input_height,
-                          self.estimator.config.input_width)
-
+        self.mark_invalid(depth, saturated, s, *self.estimator.input_size(height, width))
         if intrinsics is not None:
             intrinsics = intrinsics.scaled(out_size[1], out_size[0])
+        scale = NO_SCALE
+        if self.corrector is not None:
+            with self._corrector_lock:
+                scale = self.corrector.update(depth, intrinsics, stamp, sparse, self.gravity)
+            depth = scale.apply(depth)
+        if s.max_depth > 0:
+            depth[depth > s.max_depth] = np.inf
+
         cloud_rgb = None
         if cloud_colours:
             cloud_rgb = rgb if out_size == (height, width) else cv2.resize(
                 rgb, (out_size[1], out_size[0]), interpolation=cv2.INTER_AREA)
-        return DepthFrame(depth, intrinsics, (height, width), cloud_rgb, metric_scale, inference_ms)
-
-    def scale(self, depth: np.ndarray, intrinsics: Intrinsics | None) -> np.ndarray:
-        """The metric-scale correction stage: the network's metres -> corrected metres.
-
-        The identity for now; a correction (ground plane, sparse depth, temporal smoothing)
-        multiplies here. Saturated pixels are already known, so a factor cannot make them
-        look like measurements.
-        """
-        return depth
+        return DepthFrame(depth, intrinsics, (height, width), cloud_rgb, metric_scale,
+                          inference_ms, scale)
 
     @staticmethod
     def mark_invalid(depth: np.ndarray, saturated: np.ndarray, settings: FrameSettings,
                      net_height: int, net_width: int) -> None:
         """Mark pixels in place per REP 117.
 
-        +inf: "no return beyond range": the network's saturation, or beyond the user's
-        ``max_depth``. NaN: no valid measurement: ``border_margin`` network-input pixels
-        at each side of the image (the shipped models predict the border too near:
-        benchmarks/border_margin.py), scaled to the depth's resolution.
+        +inf: "no return beyond range": the network's saturation (found before any scale
+        correction, so a factor cannot make it look like a measurement). NaN: no valid
+        measurement: ``border_margin`` network-input pixels at each side of the image (the
+        shipped models predict the border too near: benchmarks/border_margin.py), scaled to
+        the depth's resolution.
         """
         depth[saturated] = np.inf
-        if settings.max_depth > 0:
-            depth[depth > settings.max_depth] = np.inf
         if settings.border_margin:
             height, width = depth.shape
             rows = round(settings.border_margin * height / net_height)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
+from ..scale import ScaleResult
+
 STATS_WINDOW = 200
 
 
@@ -26,6 +28,7 @@ class NodeStats:
     inference_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     outputs_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     processed_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    scale: ScaleResult | None = None  # the newest published frame's scale correction
 
     def rate_hz(self) -> float:
         """Processed frames per second over the recent window."""
@@ -63,6 +66,14 @@ def depth_status(node_name: str, hardware_id: str, stats: NodeStats, extra: dict
         "rate_hz": round(stats.rate_hz(), 2),
         **extra,
     }
+    if stats.scale is not None:
+        # The metric-scale correction in use: factor, source (none / ground / sparse), the
+        # support of the estimate it rests on, its frame-to-frame jitter, and why the newest
+        # frame had no estimate of its own (a held or no factor).
+        values.update({"scale": round(stats.scale.scale, 4), "scale_source": stats.scale.source,
+                       "scale_support": round(stats.scale.support, 3),
+                       "scale_jitter": round(stats.scale.jitter, 4),
+                       "scale_reason": stats.scale.reason})
     for name, series in (("latency_ms", stats.latency_ms), ("inference_ms", stats.inference_ms),
                          ("outputs_ms", stats.outputs_ms)):
         if series:

@@ -23,7 +23,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from ..errors import first_line
 from ..inference import open_estimator
 from ..inference.estimator import resolve_backend, resolve_device
-from ..pipeline import DepthFrame, FrameProcessor, ImageFormatError
+from ..pipeline import DepthFrame, FrameProcessor, ImageFormatError, image_to_depth
 from ..pipeline.frame_gaps import FrameGapCounter
 from .conversions import (
     PointCloudBuilder,
@@ -71,7 +71,14 @@ class DepthRuntime:
         log.info(f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
                  f"{cfg.max_depth} m) on {estimator.device} with {estimator.backend}, "
                  f"{self.workers} worker(s) x {threads} thread(s), {estimator.resize} resize")
-        self.processor = FrameProcessor(estimator, s.frame_settings())
+        self.processor = FrameProcessor(estimator, s.frame_settings(), s.scale_corrector(),
+                                        s.ground_normal())
+        if s.scale_mode != "none":
+            log.info(f"metric scale: {s.scale_mode}"
+                     + (f", camera {s.camera_height} m above the ground" if s.camera_height
+                        else "") + (", sparse depth on 'sparse_depth'"
+                                    if s.scale_mode in ("sparse", "auto") else ""))
+        self.sparse: tuple[int, np.ndarray] | None = None  # (stamp ns, metres) newest
 
         qos = s.output_qos()
         self.depth_pub = make_publisher(Image, "depth/image", qos)
@@ -107,6 +114,11 @@ class DepthRuntime:
                        reliability=ReliabilityPolicy.BEST_EFFORT))
         self._entities = [image_sub, info_sub,
                           node.create_timer(s.diagnostics_period, self.publish_diagnostics)]
+        if s.scale_mode in ("sparse", "auto"):
+            self._entities.append(node.create_subscription(
+                Image, "sparse_depth", self.on_sparse_depth, QoSProfile(
+                    history=HistoryPolicy.KEEP_LAST, depth=2,
+                    reliability=ReliabilityPolicy.BEST_EFFORT)))
         self.slot, self.results = LatestFrameSlot(), LatestFrameSlot()
         self._stop.clear()
         self._last_published, self._next_start = -1, 0.0
@@ -158,6 +170,22 @@ class DepthRuntime:
                                          throttle_duration_sec=THROTTLE_S)
             return
         self.camera_info = msg
+
+    def on_sparse_depth(self, msg: Image) -> None:
+        try:
+            metres = image_to_depth(msg)
+        except ImageFormatError as exc:
+            self.node.get_logger().error(f"ignoring sparse depth: {exc}",
+                                         throttle_duration_sec=THROTTLE_S)
+            return
+        self.sparse = (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, metres)
+
+    def _sparse_for(self, stamp_ns: int) -> np.ndarray | None:
+        """The newest sparse depth if its stamp is within sparse_max_age of the frame's."""
+        sparse = self.sparse
+        if sparse is None or abs(sparse[0] - stamp_ns) > self.settings.sparse_max_age * 1e9:
+            return None
+        return sparse[1]
 
     # ---- threads ----
     def _run_inference(self) -> None:
@@ -231,7 +259,9 @@ class DepthRuntime:
             self.node.get_logger().warning("no valid camera_info yet: publishing depth without "
                                         "camera_info and points", throttle_duration_sec=THROTTLE_S)
         camera = intrinsics_from_camera_info(info) if info is not None else None
-        frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb)
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb,
+                                               self._sparse_for(stamp_ns))
         height, width = frame.input_size
         if camera is not None and (camera.width, camera.height) != (width, height):
             self.node.get_logger().warning(
@@ -259,6 +289,7 @@ class DepthRuntime:
                     frame.depth, frame.intrinsics, header, self.settings.points_stride,
                     frame.cloud_rgb))
         st = self.stats
+        st.scale = frame.scale
         st.processed += 1
         st.processed_times.append(time.monotonic())
         st.inference_ms.append(frame.inference_ms)

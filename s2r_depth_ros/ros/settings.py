@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import Field, dataclass, fields, replace
 
+import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -12,6 +14,8 @@ from ..inference.colorize import COLORMAPS
 from ..inference.estimator import BACKENDS, PRECISIONS
 from ..inference.resize import RESIZES
 from ..pipeline import FrameSettings
+from ..scale import MODES as SCALE_MODES
+from ..scale import ScaleCorrector, gravity_from_pitch_roll
 
 CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
 RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -63,6 +67,14 @@ class NodeSettings:
     output_reliability: str = "reliable"
     output_depth: int = 2
     diagnostics_period: float = 1.0
+    scale_mode: str = "none"
+    camera_height: float = 0.0
+    mount_orientation_known: bool = False
+    camera_pitch_deg: float = 0.0
+    camera_roll_deg: float = 0.0
+    scale_smoothing: bool = True
+    scale_hold_timeout: float = 2.0
+    sparse_max_age: float = 0.05
 
     def __post_init__(self) -> None:
         checks = [
@@ -98,6 +110,14 @@ class NodeSettings:
              "best_effort or reliable"),
             (1 <= self.output_depth <= 100, "output_depth", "in [1, 100]"),
             (self.diagnostics_period > 0, "diagnostics_period", "> 0"),
+            (self.scale_mode in SCALE_MODES, "scale_mode", " | ".join(SCALE_MODES)),
+            (0 <= self.camera_height <= 100, "camera_height", "metres in [0, 100] (0: unknown)"),
+            (self.scale_mode != "ground" or self.camera_height > 0, "camera_height",
+             "> 0 with scale_mode ground"),
+            (abs(self.camera_pitch_deg) < 90 and abs(self.camera_roll_deg) < 90,
+             "camera_pitch_deg/camera_roll_deg", "in (-90, 90)"),
+            (self.scale_hold_timeout >= 0, "scale_hold_timeout", ">= 0"),
+            (self.sparse_max_age >= 0, "sparse_max_age", ">= 0"),
         ]
         for ok, name, expected in checks:
             if not ok:
@@ -157,6 +177,21 @@ class NodeSettings:
     def frame_settings(self) -> FrameSettings:
         """The per-frame part, for the frame processor."""
         return FrameSettings(**{f.name: getattr(self, f.name) for f in fields(FrameSettings)})
+
+    def scale_corrector(self) -> ScaleCorrector | None:
+        """The stream's metric-scale correction, or None with scale_mode none."""
+        if self.scale_mode == "none":
+            return None
+        return ScaleCorrector(self.scale_mode, self.camera_height or None,
+                              smoothing=self.scale_smoothing,
+                              hold_timeout=self.scale_hold_timeout)
+
+    def ground_normal(self) -> np.ndarray | None:
+        """The ground's down direction in the optical frame of a fixed mount, else None."""
+        if not self.mount_orientation_known:
+            return None
+        return gravity_from_pitch_roll(math.radians(self.camera_pitch_deg),
+                                       math.radians(self.camera_roll_deg))
 
     def input_qos(self) -> QoSProfile:
         """Keep only the newest frame: stale frames are never queued."""
