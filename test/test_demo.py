@@ -12,10 +12,11 @@ import cv2
 def test_demo_writes_depth_pictures_a_cloud_and_a_summary(tmp_path):
     out = tmp_path / "demo"
     result = subprocess.run([sys.executable, "-m", "s2r_depth_ros.cli", "demo", "--output",
-                             str(out), "--frames", "6", "--rate", "5", "--device", "cpu"],
+                             str(out), "--frames", "6", "--rate", "2", "--device", "cpu"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr + result.stdout
     summary = json.loads((out / "summary.json").read_text())
+    # 2 Hz: well below what the node keeps up with on a loaded 2-core machine (no timing test).
     assert summary["frames_sent"] == 6 and summary["frames_answered"] >= 5, summary
     assert summary["node_exit_status"] == 0
     assert summary["latency_ms_depth"]["p50"] > 0
