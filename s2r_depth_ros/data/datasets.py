@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from ..geometry import Intrinsics
 from .sample import RGBDSample
 
 # Virtual KITTI 1.3.1: one camera for all sequences, images 1242 x 375 (vKITTI web page).
@@ -54,10 +55,14 @@ def read_depth_png(path: Path) -> np.ndarray:
 
 def scaled_intrinsics(intrinsics: Sequence[float], native_size: tuple[int, int],
                       shape: tuple[int, ...]) -> tuple[float, float, float, float]:
-    """Intrinsics of a camera with ``native_size`` (H, W), for an image resized to ``shape``."""
+    """Intrinsics of a camera with ``native_size`` (H, W), for an image resized to ``shape``.
+
+    The one scaling rule of the package (:meth:`Intrinsics.scaled`, image_proc's).
+    """
     fx, fy, cx, cy = (float(v) for v in intrinsics)
-    sy, sx = shape[0] / native_size[0], shape[1] / native_size[1]
-    return fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5
+    camera = Intrinsics(fx, fy, cx, cy, native_size[1], native_size[0])
+    resized = camera.scaled(shape[1], shape[0])
+    return resized.fx, resized.fy, resized.cx, resized.cy
 
 
 def _check_pair(rgb: np.ndarray, depth: np.ndarray, rgb_path: Path, depth_path: Path) -> None:
