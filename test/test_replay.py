@@ -251,3 +251,20 @@ def test_truncated_mcap_is_replayed_up_to_the_damage(tmp_path, tiny_checkpoint, 
     assert summary["frames_in_bag"] == summary["frames_sent"]  # all that survived
     assert summary["frames_answered"] == summary["frames_sent"]
     assert "truncated" in summary["read_error"]
+
+
+def test_replay_reports_the_nodes_ground_plane_scale(tmp_path, capsys):
+    # The shipped outdoor model on the KITTI frames, camera 1.65 m above the road, level mount.
+    require_shared(KITTI_BAG)
+    out = tmp_path / "out"
+    rc = main(["replay", str(KITTI_BAG), "--image-topic", KITTI_IMAGE, "--max-speed",
+               "--limit", "4", "--model", "outdoor", "--param", "scale_mode:=ground",
+               "--param", "camera_height:=1.65", "--param", "mount_orientation_known:=true",
+               "--output", str(out), "--quiet"])
+    printed = capsys.readouterr().out
+    assert rc == 0, (out / "node.log").read_text()
+    diag = json.loads((out / "replay.json").read_text())["node"]["diagnostics"]
+    assert diag["scale_source"] == "ground", diag
+    assert 0.5 < float(diag["scale"]) < 2.0 and 0.2 <= float(diag["scale_support"]) <= 1.0
+    assert float(diag["scale_jitter"]) >= 0.0
+    assert f"node scale: {diag['scale']} from ground" in printed

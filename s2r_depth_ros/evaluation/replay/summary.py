@@ -159,6 +159,12 @@ def summary_text(summary: dict) -> str:
                 "inference_ms_p50")
         lines.append("node diagnostics after warm-up: " + ", ".join(
             f"{k} {diag[k]}" for k in keys if k in diag))
+        if diag.get("scale_source", "none") != "none" or diag.get("scale_reason"):
+            # The node's metric-scale correction (scale_mode): factor, source, jitter.
+            lines.append(f"node scale: {diag.get('scale')} from {diag.get('scale_source')}, "
+                         f"support {diag.get('scale_support')}, jitter "
+                         f"{diag.get('scale_jitter')}"
+                         + (f" ({diag['scale_reason']})" if diag.get("scale_reason") else ""))
     if summary.get("written_bag"):
         written = summary["written_bag"]
         lines.append(f"bag written: {written['path']} ({sum(written['messages'].values())} "
