@@ -229,3 +229,18 @@ def test_max_depth_cuts_the_corrected_metres(tiny):
     frame = corrected.process(rgb, camera, stamp=1.0, sparse=sparse_samples(plain * 4.0, 500))
     far = plain * 4.0 > limit
     assert np.all(np.isposinf(frame.depth[far])) and np.all(np.isfinite(frame.depth[~far]))
+
+
+def test_evaluation_gives_camera_aware_models_the_frames_camera():
+    # eval and eval-bag score a camera-aware model in its metres for the frame's own camera:
+    # twice the focal length (at any resolution of the camera description) is twice the depth.
+    from s2r_depth_ros.evaluation.runner import Frame, model_method
+
+    predict = model_method(estimator(canonical_focal=100.0))
+    rgb, gt = rgb_image(120, 160, seed=4), np.ones((60, 80), np.float32)
+    near = predict(Frame("a", rgb, gt, "outdoor", Intrinsics(100.0, 100.0, 80, 60, 160, 120)),
+                   None)
+    # The same camera described at 320x240: scaled to the image first.
+    far = predict(Frame("a", rgb, gt, "outdoor", Intrinsics(400.0, 400.0, 160, 120, 320, 240)),
+                  None)
+    assert near.shape == gt.shape and np.allclose(far, 2.0 * near, rtol=1e-5)

@@ -43,6 +43,12 @@ class Frame:
     camera: Intrinsics | None = None
     stamp_ns: int | None = None
 
+    def camera_at_image(self) -> Intrinsics | None:
+        """Intrinsics for the RGB image's pixel grid (None when the camera is unknown)."""
+        if self.camera is None:
+            return None
+        return self.camera.scaled(self.rgb.shape[1], self.rgb.shape[0])
+
     def camera_at_gt(self) -> Intrinsics:
         """Intrinsics for the ground truth's pixel grid (scaled if the camera's size differs)."""
         gt_h, gt_w = self.gt.shape
@@ -58,7 +64,9 @@ DepthMethod = Callable[[Frame, Protocol], np.ndarray]
 def model_method(estimator) -> DepthMethod:
     """The network through a :class:`~s2r_depth_ros.inference.DepthEstimator`."""
     def predict(frame: Frame, protocol: Protocol) -> np.ndarray:
-        return estimator.predict(frame.rgb, output_size=frame.gt.shape)
+        # The camera reaches camera-aware models (their metres depend on the focal length).
+        return estimator.predict(frame.rgb, output_size=frame.gt.shape,
+                                 intrinsics=frame.camera_at_image())
     return predict
 
 

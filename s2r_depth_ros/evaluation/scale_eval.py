@@ -24,7 +24,7 @@ import numpy as np
 
 from ..scale import ScaleCorrector, gravity_from_pitch_roll, scale_jitter
 from .metrics import Protocol
-from .runner import DepthMethod, Evaluation, Frame
+from .runner import DepthMethod, Evaluation, Frame, model_method
 
 SCALE_MODES = ("none", "ground", "sparse")
 
@@ -51,15 +51,14 @@ class _SharedPrediction:
     """One network call per frame, shared by every method that corrects the same output."""
 
     def __init__(self, estimator) -> None:
-        self.estimator = estimator
+        self._predict = model_method(estimator)
         # The frame itself, not its id: a freed frame's id can come back for the next one.
         self._frame: Frame | None = None
         self._depth: np.ndarray | None = None
 
     def __call__(self, frame: Frame) -> np.ndarray:
         if self._frame is not frame:
-            self._depth = self.estimator.predict(frame.rgb, output_size=frame.gt.shape,
-                                                 intrinsics=frame.camera)
+            self._depth = self._predict(frame, None)  # the protocol plays no part
             self._frame = frame
         return self._depth
 
