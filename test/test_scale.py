@@ -88,6 +88,21 @@ def test_indoor_floor_is_found_below_the_furniture():
     assert estimate.ok and estimate.scale * 1.4 == pytest.approx(1.0, rel=0.03)
 
 
+def test_a_counter_top_hiding_the_floor_is_refused_not_taken_for_the_ground():
+    # Seed 3 frame 3: a kitchen counter fills the lower image, no floor in view. Its top is a
+    # well-supported horizontal layer at half the camera's height (a 2x scale error if taken);
+    # the cabinet front below it gives it away.
+    scene, camera = _indoor_scene(frame_rng(3, 3), 192, 256)
+    _, depth, _ = render(scene, camera)
+    intrinsics = Intrinsics(camera.fx, camera.fy, camera.cx, camera.cy, 256, 192)
+    estimate = ground_plane_scale(depth, intrinsics, camera.position[1])
+    assert not estimate.ok and "below the best plane" in estimate.reason
+    # Without the check the counter top would have been the answer.
+    lenient = ground_plane_scale(depth, intrinsics, camera.position[1],
+                                 options=GroundOptions(max_below=1.0))
+    assert lenient.ok and lenient.scale == pytest.approx(2.0, rel=0.05)
+
+
 def test_no_ground_in_view_gives_the_documented_fallback():
     # A camera 0.35 m in front of a room's wall (the renderer's rooms start at x = 0),
     # looking at it: no floor in view.
