@@ -29,7 +29,8 @@ def node_parameters(params_file: str, given: dict) -> list:
 
 def topic_remappings(given: dict) -> list:
     """The same remappings for the node and rviz, so rviz shows what the node uses."""
-    return [("image", given["image"]), ("camera_info", given["camera_info"])]
+    return [("image", given["image"]), ("camera_info", given["camera_info"]),
+            ("sparse_depth", given["sparse_depth"])]
 
 
 def rviz_arguments(config: str, given: dict) -> list:
@@ -41,7 +42,7 @@ def rviz_arguments(config: str, given: dict) -> list:
 
 def launch_nodes(context, *args, **kwargs) -> list:
     given = {name: LaunchConfiguration(name).perform(context) for name in (
-        "params_file", "model", "device", "image", "camera_info", "namespace",
+        "params_file", "model", "device", "image", "camera_info", "sparse_depth", "namespace",
         "use_sim_time", "rviz", "frame_id")}
     share = FindPackageShare(PACKAGE).perform(context)
     nodes = [Node(package=PACKAGE, executable="depth_node", name="depth_node",
@@ -74,6 +75,9 @@ def generate_launch_description():
                               description="input image topic"),
         DeclareLaunchArgument("camera_info", default_value="camera_info",
                               description="input camera_info topic"),
+        DeclareLaunchArgument("sparse_depth", default_value="sparse_depth",
+                              description="sparse metric depth for scale_mode sparse/auto "
+                              "(Image 32FC1 m or 16UC1 mm, registered to the image)"),
         DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="use /clock (bag playback with --clock)"),

@@ -55,8 +55,8 @@ def launch_helpers() -> dict:
 def test_launch_file_declares_the_documented_arguments_and_names_a_real_node():
     compile(LAUNCH.read_text(), str(LAUNCH), "exec")
     declared = {ast.literal_eval(c.args[0]) for c in launch_calls("DeclareLaunchArgument")}
-    assert declared == {"params_file", "model", "device", "image", "camera_info", "namespace",
-                        "use_sim_time", "rviz", "frame_id"}
+    assert declared == {"params_file", "model", "device", "image", "camera_info", "sparse_depth",
+                        "namespace", "use_sim_time", "rviz", "frame_id"}
     nodes = {ast.literal_eval(keyword(c, "executable")): c for c in launch_calls("Node")}
     setup = (REPO / "setup.py").read_text()
     assert "depth_node = s2r_depth_ros.ros.depth_node:main" in setup
@@ -88,9 +88,10 @@ def test_launch_arguments_override_the_params_file_only_when_given():
 def test_rviz_follows_the_nodes_namespace_remaps_and_frame():
     helpers = launch_helpers()
     given = {"image": "/cam/color/image_raw", "camera_info": "/cam/color/camera_info",
-             "frame_id": "cam_color_optical_frame"}
+             "sparse_depth": "/lidar/depth", "frame_id": "cam_color_optical_frame"}
     assert helpers["topic_remappings"](given) == [("image", "/cam/color/image_raw"),
-                                                  ("camera_info", "/cam/color/camera_info")]
+                                                  ("camera_info", "/cam/color/camera_info"),
+                                                  ("sparse_depth", "/lidar/depth")]
     # The fixed frame is the images' frame_id, which the node copies to every output.
     assert helpers["rviz_arguments"]("depth.rviz", given) == [
         "-d", "depth.rviz", "-f", "cam_color_optical_frame"]
