@@ -353,11 +353,14 @@ def test_camera_aware_bf16_run_snapshots_a_model_that_uses_intrinsics(tmp_path):
     config_path = write_config(
         tmp_path / "c.yaml", model={"canonical_focal": 60.0},
         augment={"crop_scale": [0.6, 1.0]},
-        data={"height": 72, "width": 160},
+        data={"height": 72, "width": 160, "cache_dir": str(tmp_path / "cache")},
         train={"steps": 2, "precision": "bf16", "checkpoint_every": 1})
     out = tmp_path / "run"
     assert cli.main(["train", "--config", str(config_path), "--stage", "0", "--out", str(out),
                      "--quiet"]) == 0
+    # The rendered frames were kept in the configured cache, as the renderer wrote them.
+    cached = sorted((tmp_path / "cache").glob("outdoor_72x160_s*/*.npz"))
+    assert cached and len(cached) <= 16
     assert cli.main(["train", "--snapshot", str(tmp_path / "snap.pt"), "--out",
                      str(out)]) == 0
     estimator = open_estimator(tmp_path / "snap.pt", threads=1)

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
         "val_length": 16,
         "val_seed": None,  # None: seed + 1000003 (frames never seen in training)
         "num_workers": 0,
+        # Synthetic frames rendered once are kept here and read back (about 0.9 MB a 192x640
+        # frame; rendering one costs about 125 ms of a CPU): for long and resumed runs.
+        "cache_dir": None,
         "factory": None,
         "kwargs": {},
     },

@@ -117,7 +117,7 @@ def build_base_dataset(data: dict[str, Any], height: int, width: int, validation
         except ImportError as exc:
             raise RuntimeError(f"synthetic scenes are not available: {exc}") from exc
         return SyntheticScenes(domain=data["domain"], length=length, height=render_h,
-                               width=render_w, seed=seed)
+                               width=render_w, seed=seed, cache_dir=data["cache_dir"])
     module_name, _, attr = str(data["factory"]).partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
