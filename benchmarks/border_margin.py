@@ -34,10 +34,13 @@ def border_distance(height: int, width: int, net_h: int, net_w: int) -> np.ndarr
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default="../shared/real_rgbd")
+    parser.add_argument("--outdoor-model", default="outdoor", help="default: the shipped one")
+    parser.add_argument("--indoor-model", default="indoor", help="default: the shipped one")
     args = parser.parse_args(argv)
     root = Path(args.root)
     entries = json.loads((root / "manifest.json").read_text())["entries"]
-    for model, domains in (("outdoor", {"outdoor_driving"}), ("indoor", {"indoor"})):
+    for model, domains in ((args.outdoor_model, {"outdoor_driving"}),
+                           (args.indoor_model, {"indoor"})):
         processor = FrameProcessor(open_estimator(model, device="cpu"),
                                    FrameSettings(border_margin=0))  # every pixel measured
         cfg = processor.estimator.config
@@ -57,14 +60,15 @@ def main(argv: list[str] | None = None) -> int:
                             entry.get("invalid_depth", 0))
             valid = np.isfinite(depth) & np.isfinite(gt) & (gt > 0)
             scaled = depth * np.median(gt[valid]) / np.median(depth[valid])
-            band = np.minimum(border_distance(height, width, cfg.input_height,
-                                              cfg.input_width).astype(int), BANDS)
+            # The network's input size for this image (camera-aware models keep its aspect).
+            net_h, net_w = processor.estimator.input_size(height, width)
+            distance = border_distance(height, width, net_h, net_w)
+            band = np.minimum(distance.astype(int), BANDS)
             ratio = scaled[valid] / gt[valid]
             np.add.at(near, band[valid], ratio < 0.5)
             np.add.at(log_err, band[valid], np.abs(np.log(ratio)))
             np.add.at(count, band[valid], 1)
             finite = np.where(np.isfinite(depth), depth, np.inf)
-            distance = border_distance(height, width, cfg.input_height, cfg.input_width)
             v, u = np.unravel_index(np.argmin(finite), depth.shape)
             minima.append(float(distance[v, u]))
             for margin in margins:  # with that margin, is the minimum still at the edge?
