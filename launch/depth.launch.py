@@ -30,7 +30,7 @@ def node_parameters(params_file: str, given: dict) -> list:
 def topic_remappings(given: dict) -> list:
     """The same remappings for the node and rviz, so rviz shows what the node uses."""
     return [("image", given["image"]), ("camera_info", given["camera_info"]),
-            ("sparse_depth", given["sparse_depth"])]
+            ("sparse_depth", given["sparse_depth"]), ("sparse_points", given["sparse_points"])]
 
 
 def rviz_arguments(config: str, given: dict) -> list:
@@ -42,8 +42,8 @@ def rviz_arguments(config: str, given: dict) -> list:
 
 def launch_nodes(context, *args, **kwargs) -> list:
     given = {name: LaunchConfiguration(name).perform(context) for name in (
-        "params_file", "model", "device", "image", "camera_info", "sparse_depth", "namespace",
-        "use_sim_time", "rviz", "frame_id")}
+        "params_file", "model", "device", "image", "camera_info", "sparse_depth", "sparse_points",
+        "namespace", "use_sim_time", "rviz", "frame_id")}
     share = FindPackageShare(PACKAGE).perform(context)
     nodes = [Node(package=PACKAGE, executable="depth_node", name="depth_node",
                   namespace=given["namespace"], output="screen",
@@ -78,6 +78,9 @@ def generate_launch_description():
         DeclareLaunchArgument("sparse_depth", default_value="sparse_depth",
                               description="sparse metric depth for scale_mode sparse/auto "
                               "(Image 32FC1 m or 16UC1 mm, registered to the image)"),
+        DeclareLaunchArgument("sparse_points", default_value="sparse_points",
+                              description="LiDAR points for scale_mode sparse/auto "
+                              "(PointCloud2; TF or sparse_points_transform to the camera)"),
         DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="use /clock (bag playback with --clock)"),

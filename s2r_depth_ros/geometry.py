@@ -38,6 +38,26 @@ class Intrinsics:
         return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, width, height)
 
 
+def rigid_transform(translation, quaternion) -> np.ndarray:
+    """The 4x4 matrix of a pose: ``translation`` (x, y, z) and ``quaternion`` (x, y, z, w).
+
+    As TF stores a transform from a child frame to its parent: it maps the child's
+    coordinates into the parent's. The quaternion is normalised; a zero one is refused.
+    """
+    t = np.asarray(translation, np.float64).reshape(3)
+    q = np.asarray(quaternion, np.float64).reshape(4)
+    norm = float(np.linalg.norm(q))
+    if not (np.isfinite(t).all() and np.isfinite(q).all()) or norm < 1e-9:
+        raise ValueError("a transform needs a finite translation and a non-zero quaternion")
+    x, y, z, w = q / norm
+    matrix = np.eye(4)
+    matrix[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+    matrix[:3, 3] = t
+    return matrix
+
+
 # Floats per point: x, y, z, pad (16 bytes) or x, y, z, pad, rgb, pad x 3 (32 bytes).
 XYZ_FLOATS, XYZRGB_FLOATS = 4, 8
 

@@ -490,6 +490,8 @@ def test_worker_layout_follows_the_backend_and_the_cores():
     ({"model": "/does/not/exist.pt"}, "no such file"),
     ({"scale_mode": "ground"}, "camera_height"),
     ({"scale_mode": "lidar"}, "scale_mode"),
+    ({"sparse_points_transform": [0.0, 0.1, 0.0]}, "sparse_points_transform"),
+    ({"sparse_points_transform": [0.0] * 7}, "non-zero quaternion"),
 ])
 def test_bad_parameters_stop_the_node_with_a_clear_reason(tmp_path, tiny_checkpoint, params,
                                                           message):

@@ -78,3 +78,42 @@ def test_builder_gives_consecutive_clouds_in_the_documented_layout():
 
     xyz = builder.build(second_depth, CAMERA, header, stride=2)
     assert (xyz.height, xyz.width, xyz.point_step) == (3, 4, 16) and len(xyz.data) == 3 * 4 * 16
+
+
+def test_point_cloud_fields_are_read_in_any_layout():
+    """points_from_cloud reads the node's own organised clouds and LiDAR layouts (float64,
+    big-endian, padded rows) and refuses clouds whose fields do not fit their data."""
+    from sensor_msgs.msg import PointCloud2, PointField
+    from std_msgs.msg import Header
+
+    from s2r_depth_ros.pipeline import ImageFormatError
+    from s2r_depth_ros.ros.conversions import PointCloudBuilder, points_from_cloud
+    depth = np.full((6, 8), 2.0, np.float32)
+    depth[0, 0] = np.nan
+    camera = Intrinsics(5.0, 5.0, 3.5, 2.5, 8, 6)
+    msg = PointCloudBuilder().build(depth, camera, Header(frame_id="cam"))
+    points = points_from_cloud(msg)
+    assert points.shape == (48, 3) and np.isnan(points[0]).all()
+    assert np.allclose(points[1:, 2], 2.0)
+    assert np.allclose(points[1], [(1 - 3.5) / 5 * 2, (0 - 2.5) / 5 * 2, 2.0])
+
+    xyz = np.arange(12, dtype=np.float64).reshape(4, 3)
+    layout = np.zeros((2, 2), dtype=[("ring", ">u2"), ("x", ">f8"), ("y", ">f8"),
+                                     ("z", ">f8"), ("pad", "u1", 6)])  # 32-byte points
+    layout["x"].flat, layout["y"].flat, layout["z"].flat = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    rows = np.zeros((2, 80), np.uint8)  # 16 bytes of padding after each row
+    rows[:, :64] = layout.view(np.uint8).reshape(2, 64)
+    fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT64, count=1)
+              for n, o in (("x", 2), ("y", 10), ("z", 18))]
+    big = PointCloud2(height=2, width=2, fields=fields, is_bigendian=True, point_step=32,
+                      row_step=80, data=rows.tobytes())
+    assert np.array_equal(points_from_cloud(big), xyz)
+
+    short = PointCloud2(height=2, width=2, fields=fields, is_bigendian=True, point_step=32,
+                        row_step=80, data=rows.tobytes()[:100])
+    with pytest.raises(ImageFormatError, match="bytes"):
+        points_from_cloud(short)
+    no_z = PointCloud2(height=2, width=2, fields=fields[:2], is_bigendian=True, point_step=32,
+                       row_step=80, data=rows.tobytes())
+    with pytest.raises(ImageFormatError, match="no z"):
+        points_from_cloud(no_z)

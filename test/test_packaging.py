@@ -30,7 +30,9 @@ def keyword(call: ast.Call, name: str):
 def test_params_yaml_matches_node_settings():
     params = yaml.safe_load((REPO / "config" / "params.yaml").read_text())["/**"][
         "ros__parameters"]
-    defaults = {f.name: f.default for f in fields(NodeSettings)}
+    # YAML has lists where the settings keep tuples.
+    defaults = {f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+                for f in fields(NodeSettings)}
     assert params == defaults
     NodeSettings(**params)  # and they validate
 
@@ -56,7 +58,7 @@ def test_launch_file_declares_the_documented_arguments_and_names_a_real_node():
     compile(LAUNCH.read_text(), str(LAUNCH), "exec")
     declared = {ast.literal_eval(c.args[0]) for c in launch_calls("DeclareLaunchArgument")}
     assert declared == {"params_file", "model", "device", "image", "camera_info", "sparse_depth",
-                        "namespace", "use_sim_time", "rviz", "frame_id"}
+                        "sparse_points", "namespace", "use_sim_time", "rviz", "frame_id"}
     nodes = {ast.literal_eval(keyword(c, "executable")): c for c in launch_calls("Node")}
     setup = (REPO / "setup.py").read_text()
     assert "depth_node = s2r_depth_ros.ros.depth_node:main" in setup
@@ -88,10 +90,12 @@ def test_launch_arguments_override_the_params_file_only_when_given():
 def test_rviz_follows_the_nodes_namespace_remaps_and_frame():
     helpers = launch_helpers()
     given = {"image": "/cam/color/image_raw", "camera_info": "/cam/color/camera_info",
-             "sparse_depth": "/lidar/depth", "frame_id": "cam_color_optical_frame"}
+             "sparse_depth": "/lidar/depth", "sparse_points": "/lidar/points",
+             "frame_id": "cam_color_optical_frame"}
     assert helpers["topic_remappings"](given) == [("image", "/cam/color/image_raw"),
                                                   ("camera_info", "/cam/color/camera_info"),
-                                                  ("sparse_depth", "/lidar/depth")]
+                                                  ("sparse_depth", "/lidar/depth"),
+                                                  ("sparse_points", "/lidar/points")]
     # The fixed frame is the images' frame_id, which the node copies to every output.
     assert helpers["rviz_arguments"]("depth.rviz", given) == [
         "-d", "depth.rviz", "-f", "cam_color_optical_frame"]

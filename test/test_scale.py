@@ -13,7 +13,7 @@ import pytest
 from conftest import REAL_RGBD
 from s2r_depth_ros.data.raycast import render
 from s2r_depth_ros.data.synth import _indoor_scene, _outdoor_scene, frame_rng
-from s2r_depth_ros.geometry import Intrinsics
+from s2r_depth_ros.geometry import Intrinsics, rigid_transform
 from s2r_depth_ros.scale import (
     GroundOptions,
     ScaleCorrector,
@@ -24,6 +24,7 @@ from s2r_depth_ros.scale import (
     apply_scale,
     gravity_from_pitch_roll,
     ground_plane_scale,
+    mount_from_transform,
     resample_sparse,
     scale_jitter,
     sparse_from_metres,
@@ -64,6 +65,26 @@ def test_ground_plane_recovers_a_wrong_scale_on_rendered_streets(height_m, pitch
             assert estimate.ok, estimate.reason
             assert estimate.scale * wrong == pytest.approx(1.0, rel=0.03)
             assert 0.2 <= estimate.support <= 1.0 and estimate.points >= 200
+
+
+def test_camera_height_and_ground_direction_from_a_tf_transform():
+    """base_footprint -> camera optical frame, as TF gives it for a camera 1.8 m up, pitched
+    4 degrees down: the height and the down direction, and the ground scale from them."""
+    pitch = math.radians(4.0)
+    # The optical frame in the body frame (x forward, y left, z up), then the pitch about y.
+    body_from_optical = rigid_transform((0, 0, 0), (-0.5, 0.5, -0.5, 0.5))
+    pitched = rigid_transform((0.3, 0.1, 1.8), (0.0, math.sin(pitch / 2), 0.0,
+                                                math.cos(pitch / 2)))
+    height, down = mount_from_transform(pitched @ body_from_optical)
+    assert height == pytest.approx(1.8)
+    assert np.allclose(down, gravity_from_pitch_roll(pitch), atol=1e-9)
+    depth, intrinsics, camera = render_at("outdoor", 5, 1.8, 4.0)
+    corrector = ScaleCorrector("ground", smoothing=False)
+    corrector.set_camera_height(height)
+    result = corrector.update(depth * 1.4, intrinsics, 0.0, gravity=down)
+    assert result.source == "ground" and result.scale * 1.4 == pytest.approx(1.0, rel=0.03)
+    with pytest.raises(ValueError, match="4x4"):
+        mount_from_transform(np.eye(3))
 
 
 def test_ground_plane_at_another_resolution_and_with_roll():
@@ -244,8 +265,9 @@ def test_corrector_jitter_with_and_without_smoothing():
 
 
 def test_options_are_validated():
-    with pytest.raises(ValueError, match="camera_height"):
-        ScaleCorrector("ground")
+    # Ground mode without a height (TF not there yet) refuses every frame, with the reason.
+    corrector = ScaleCorrector("ground")
+    assert corrector.update(np.ones((4, 4)), None, 0.0).reason == "no camera_height"
     with pytest.raises(ValueError, match="mode"):
         ScaleCorrector("lidar")
     with pytest.raises(ValueError, match="camera_height"):

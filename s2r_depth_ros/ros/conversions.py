@@ -147,3 +147,43 @@ class PointCloudBuilder:
                           is_dense=False)
         msg.data = self._payload
         return msg
+
+
+# PointField datatypes a coordinate may have, as numpy types.
+_COORDINATE_TYPES = {PointField.FLOAT32: "f4", PointField.FLOAT64: "f8"}
+
+
+def points_from_cloud(msg: PointCloud2) -> np.ndarray:
+    """The (N, 3) float64 x, y, z of a PointCloud2 (a LiDAR scan), in its frame_id.
+
+    Any layout with float32 or float64 ``x``, ``y``, ``z`` fields (extra fields such as
+    intensity or ring are skipped); organised or not, either byte order. Raises
+    ImageFormatError for a cloud whose fields or sizes do not fit its data.
+    """
+    by_name = {field.name: field for field in msg.fields}
+    missing = [name for name in "xyz" if name not in by_name]
+    if missing:
+        raise ImageFormatError(f"point cloud has no {', '.join(missing)} field(s)")
+    order = ">" if msg.is_bigendian else "<"
+    formats = []
+    for name in "xyz":
+        field = by_name[name]
+        kind = _COORDINATE_TYPES.get(field.datatype)
+        if kind is None or field.count != 1:
+            raise ImageFormatError(f"point cloud field {name} must be one float32 or float64")
+        if field.offset + int(kind[1]) > msg.point_step:
+            raise ImageFormatError(f"point cloud field {name} lies outside point_step "
+                                   f"{msg.point_step}")
+        formats.append(order + kind)
+    rows, cols, step = int(msg.height), int(msg.width), int(msg.point_step)
+    row_step = int(msg.row_step) or cols * step
+    if row_step < cols * step or len(msg.data) < rows * row_step:
+        raise ImageFormatError(f"point cloud data has {len(msg.data)} bytes, {rows}x{cols} "
+                               f"points of {step} bytes need {rows * row_step}")
+    if rows * cols == 0:
+        return np.zeros((0, 3))
+    layout = np.dtype({"names": list("xyz"), "formats": formats,
+                       "offsets": [by_name[n].offset for n in "xyz"], "itemsize": step})
+    data = np.frombuffer(msg.data, np.uint8, rows * row_step).reshape(rows, row_step)
+    points = data[:, :cols * step].copy().view(layout).reshape(-1)
+    return np.stack([points[n].astype(np.float64) for n in "xyz"], axis=1)

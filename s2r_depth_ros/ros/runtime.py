@@ -25,17 +25,20 @@ from ..inference import open_estimator
 from ..inference.estimator import resolve_backend, resolve_device
 from ..pipeline import DepthFrame, FrameProcessor, ImageFormatError, image_to_depth
 from ..pipeline.frame_gaps import FrameGapCounter
+from ..scale import mount_from_transform, sparse_from_points
 from .conversions import (
     PointCloudBuilder,
     bgr_to_msg,
     camera_info_from_intrinsics,
     depth_to_msg,
     intrinsics_from_camera_info,
+    points_from_cloud,
     scaled_camera_info,
 )
 from .diagnostics import NodeStats, depth_status
 from .frame_slot import LatestFrameSlot
 from .settings import LIVE_PARAMETERS, SETTING_NAMES, NodeSettings, SettingsError
+from .transforms import TransformLookup, pose_parameter
 
 THROTTLE_S = 5.0
 
@@ -76,9 +79,22 @@ class DepthRuntime:
         if s.scale_mode != "none":
             log.info(f"metric scale: {s.scale_mode}"
                      + (f", camera {s.camera_height} m above the ground" if s.camera_height
-                        else "") + (", sparse depth on 'sparse_depth'"
-                                    if s.scale_mode in ("sparse", "auto") else ""))
+                        else "") + (f", mount from TF ({s.base_frame})" if s.base_frame else "")
+                     + (", sparse depth on 'sparse_depth' and 'sparse_points'"
+                        if s.scale_mode in ("sparse", "auto") else ""))
         self.sparse: tuple[int, np.ndarray] | None = None  # (stamp ns, metres) newest
+        self.sparse_points: tuple[int, str, np.ndarray] | None = None  # (stamp, frame, xyz)
+        self.camera_from_lidar = pose_parameter(s.sparse_points_transform)
+        wants_tf = s.scale_mode != "none" and (s.base_frame or (
+            s.scale_mode in ("sparse", "auto") and self.camera_from_lidar is None))
+        self.transforms = TransformLookup(node) if wants_tf else None
+        if self.transforms is not None and not self.transforms.available:
+            log.warning("tf2_ros is not installed: " + (
+                f"base_frame '{s.base_frame}' is not used (camera_height and the mount "
+                "parameters are)" if s.base_frame else "") + (
+                "; " if s.base_frame and self.camera_from_lidar is None else "") + (
+                "'sparse_points' clouds need sparse_points_transform"
+                if self.camera_from_lidar is None and s.scale_mode != "ground" else ""))
 
         qos = s.output_qos()
         self.depth_pub = make_publisher(Image, "depth/image", qos)
@@ -115,10 +131,13 @@ class DepthRuntime:
         self._entities = [image_sub, info_sub,
                           node.create_timer(s.diagnostics_period, self.publish_diagnostics)]
         if s.scale_mode in ("sparse", "auto"):
-            self._entities.append(node.create_subscription(
-                Image, "sparse_depth", self.on_sparse_depth, QoSProfile(
-                    history=HistoryPolicy.KEEP_LAST, depth=2,
-                    reliability=ReliabilityPolicy.BEST_EFFORT)))
+            sensor_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
+                                    reliability=ReliabilityPolicy.BEST_EFFORT)
+            self._entities += [
+                node.create_subscription(Image, "sparse_depth", self.on_sparse_depth,
+                                         sensor_qos),
+                node.create_subscription(PointCloud2, "sparse_points", self.on_sparse_points,
+                                         sensor_qos)]
         self.slot, self.results = LatestFrameSlot(), LatestFrameSlot()
         self._stop.clear()
         self._last_published, self._next_start = -1, 0.0
@@ -180,12 +199,58 @@ class DepthRuntime:
             return
         self.sparse = (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, metres)
 
-    def _sparse_for(self, stamp_ns: int) -> np.ndarray | None:
-        """The newest sparse depth if its stamp is within sparse_max_age of the frame's."""
+    def on_sparse_points(self, msg: PointCloud2) -> None:
+        try:
+            points = points_from_cloud(msg)
+        except ImageFormatError as exc:
+            self.node.get_logger().error(f"ignoring sparse points: {exc}",
+                                         throttle_duration_sec=THROTTLE_S)
+            return
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        self.sparse_points = (stamp, msg.header.frame_id, points)
+
+    def _sparse_for(self, stamp_ns: int, frame_id: str, camera) -> np.ndarray | None:
+        """Metric samples for a frame, or None.
+
+        The newest sparse depth image, else the newest LiDAR cloud projected into the
+        camera, whose stamp is within sparse_max_age of the frame's.
+        """
+        max_age = self.settings.sparse_max_age * 1e9
         sparse = self.sparse
-        if sparse is None or abs(sparse[0] - stamp_ns) > self.settings.sparse_max_age * 1e9:
+        if sparse is not None and abs(sparse[0] - stamp_ns) <= max_age:
+            return sparse[1]
+        cloud = self.sparse_points
+        if cloud is None or abs(cloud[0] - stamp_ns) > max_age:
             return None
-        return sparse[1]
+        if camera is None:
+            self.node.get_logger().warning("sparse points need camera_info to be projected",
+                                           throttle_duration_sec=THROTTLE_S)
+            return None
+        transform = self.camera_from_lidar
+        if transform is None and self.transforms is not None:
+            transform = self.transforms.lookup(frame_id, cloud[1], cloud[0])
+        if transform is None:
+            self.node.get_logger().warning(
+                f"no transform from '{cloud[1]}' to '{frame_id}' for the sparse points (TF, "
+                "or the sparse_points_transform parameter)", throttle_duration_sec=THROTTLE_S)
+            return None
+        return sparse_from_points(cloud[2], transform, camera)
+
+    def _update_mount(self, frame_id: str, stamp_ns: int) -> None:
+        """Camera height and ground direction from TF (base_frame to the image's frame)."""
+        if self.transforms is None or not self.settings.base_frame:
+            return
+        transform = self.transforms.lookup(self.settings.base_frame, frame_id, stamp_ns)
+        if transform is None:
+            return  # camera_height and the mount parameters stay in use
+        height, down = mount_from_transform(transform)
+        if height <= 0:
+            self.node.get_logger().warning(
+                f"TF puts '{frame_id}' {height:.2f} m above '{self.settings.base_frame}': not "
+                "a camera above the ground; ignored", throttle_duration_sec=THROTTLE_S)
+            return
+        self.processor.gravity = down
+        self.processor.corrector.set_camera_height(height)
 
     # ---- threads ----
     def _run_inference(self) -> None:
@@ -260,8 +325,12 @@ class DepthRuntime:
                                         "camera_info and points", throttle_duration_sec=THROTTLE_S)
         camera = intrinsics_from_camera_info(info) if info is not None else None
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb,
-                                               self._sparse_for(stamp_ns))
+        sparse = None
+        if s.scale_mode != "none":
+            self._update_mount(msg.header.frame_id, stamp_ns)
+            if s.scale_mode in ("sparse", "auto"):
+                sparse = self._sparse_for(stamp_ns, msg.header.frame_id, camera)
+        frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb, sparse)
         height, width = frame.input_size
         if camera is not None and (camera.width, camera.height) != (width, height):
             self.node.get_logger().warning(

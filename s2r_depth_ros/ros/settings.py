@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import math
 from dataclasses import Field, dataclass, fields, replace
 
@@ -16,6 +17,7 @@ from ..inference.resize import RESIZES
 from ..pipeline import FrameSettings
 from ..scale import MODES as SCALE_MODES
 from ..scale import ScaleCorrector, gravity_from_pitch_roll
+from .transforms import pose_parameter
 
 CAMERA_INFO_POLICIES = ("geometry_when_available", "require", "assume_fov")
 RELIABILITIES = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -75,6 +77,12 @@ class NodeSettings:
     scale_smoothing: bool = True
     scale_hold_timeout: float = 2.0
     sparse_max_age: float = 0.05
+    # The LiDAR frame's pose in the image's frame, [x, y, z, qx, qy, qz, qw] (camera from
+    # lidar); () = from TF between the cloud's and the image's frame_id (needs tf2_ros).
+    sparse_points_transform: tuple = ()
+    # A frame on the ground, z up (base_footprint): with TF, the camera's height above it
+    # and its orientation replace camera_height and the mount's pitch and roll.
+    base_frame: str = ""
 
     def __post_init__(self) -> None:
         checks = [
@@ -112,8 +120,8 @@ class NodeSettings:
             (self.diagnostics_period > 0, "diagnostics_period", "> 0"),
             (self.scale_mode in SCALE_MODES, "scale_mode", " | ".join(SCALE_MODES)),
             (0 <= self.camera_height <= 100, "camera_height", "metres in [0, 100] (0: unknown)"),
-            (self.scale_mode != "ground" or self.camera_height > 0, "camera_height",
-             "> 0 with scale_mode ground"),
+            (self.scale_mode != "ground" or self.camera_height > 0 or self.base_frame,
+             "camera_height", "> 0 with scale_mode ground (or a base_frame for TF)"),
             (abs(self.camera_pitch_deg) < 90 and abs(self.camera_roll_deg) < 90,
              "camera_pitch_deg/camera_roll_deg", "in (-90, 90)"),
             (self.scale_hold_timeout >= 0, "scale_hold_timeout", ">= 0"),
@@ -122,6 +130,10 @@ class NodeSettings:
         for ok, name, expected in checks:
             if not ok:
                 raise SettingsError(f"parameter {name}: expected {expected}")
+        try:
+            pose_parameter(self.sparse_points_transform)
+        except ValueError as exc:
+            raise SettingsError(f"parameter sparse_points_transform: {exc}") from None
         if not self.device == "auto" and not self.device == "cpu" and not self.device.startswith(
                 "cuda"):
             raise SettingsError(f"parameter device: expected auto, cpu or cuda[:N], got "
@@ -134,7 +146,8 @@ class NodeSettings:
             # Dynamic typing lets a YAML "1" reach a float parameter; types are checked in read.
             descriptor = ParameterDescriptor(description=field.name.replace("_", " "),
                                              dynamic_typing=True)
-            node.declare_parameter(field.name, field.default, descriptor)
+            default = list(field.default) if isinstance(field.default, tuple) else field.default
+            node.declare_parameter(field.name, default, descriptor)
 
     @staticmethod
     def unknown_parameters(node: Node) -> list[str]:
@@ -213,5 +226,8 @@ def _typed(field: Field, value: object) -> object:
         return value
     if isinstance(field.default, float) and type(value) is int:
         return float(value)
+    if isinstance(field.default, tuple) and isinstance(value, (list, tuple, array.array)) and all(
+            type(v) in (int, float) for v in value):
+        return tuple(float(v) for v in value)
     raise SettingsError(f"parameter {field.name}: expected {type(field.default).__name__}, got "
                         f"{value!r}")

@@ -16,7 +16,7 @@ and the source ``none`` until an estimate is accepted again.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -56,8 +56,6 @@ class ScaleOptions:
                                                    and self.camera_height > 0):
             raise ValueError(f"camera_height must be a positive number of metres, got "
                              f"{self.camera_height}")
-        if self.mode == "ground" and self.camera_height is None:
-            raise ValueError("scale mode 'ground' needs camera_height")
         if not self.hold_timeout >= 0:
             raise ValueError(f"hold_timeout must be >= 0 seconds, got {self.hold_timeout}")
         if not 0 < self.min_scale < 1 < self.max_scale:
@@ -114,6 +112,10 @@ class ScaleCorrector:
         """A corrector configured by a ready :class:`ScaleOptions`."""
         fields_ = {name: getattr(options, name) for name in options.__dataclass_fields__}
         return cls(**fields_)
+
+    def set_camera_height(self, camera_height: float | None) -> None:
+        """A new camera height (from TF, once the transform is known), from the next frame."""
+        self.options = replace(self.options, camera_height=camera_height)
 
     def reset(self) -> None:
         """Forget the stream (a new camera, a bag restart)."""

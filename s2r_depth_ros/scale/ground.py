@@ -40,6 +40,20 @@ def gravity_from_pitch_roll(pitch: float, roll: float = 0.0) -> np.ndarray:
                      math.sin(pitch)])
 
 
+def mount_from_transform(base_from_camera: np.ndarray) -> tuple[float, np.ndarray]:
+    """(camera height, ground's down direction in the optical frame) from a mount's pose.
+
+    ``base_from_camera``: the 4x4 transform from the camera's optical frame to a base frame
+    whose origin is on the ground and whose z axis points up (REP 105's base_footprint; TF
+    from the base frame to the image's frame_id).
+    """
+    transform = np.asarray(base_from_camera, np.float64)
+    if transform.shape != (4, 4) or not np.isfinite(transform).all():
+        raise ValueError("base_from_camera must be a finite 4x4 matrix")
+    down = transform[:3, :3].T @ np.array([0.0, 0.0, -1.0])
+    return float(transform[2, 3]), down / np.linalg.norm(down)
+
+
 @dataclass(frozen=True)
 class GroundOptions:
     """How the ground is searched (validated on construction)."""

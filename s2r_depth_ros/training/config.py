@@ -94,6 +94,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "stage2": {
         "log_weight": 0.0,
+        "fresh_depth_net": True,  # False: fine-tune the loaded model's DepthNet (model.init)
     },
     "debug": {
         "broken_indices": [],  # dataset indices whose loading raises (tests the skip path)

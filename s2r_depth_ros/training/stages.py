@@ -212,7 +212,11 @@ class Stage1StructureDecoder(StageTask):
 
 
 class Stage2Attention(StageTask):
-    """DSA + a freshly initialised DepthNet on attention x structure: L1 only."""
+    """DSA + a DepthNet on attention x structure: L1 (+ log term).
+
+    The reference starts the DepthNet afresh; ``fresh_depth_net: false`` keeps the loaded
+    model's, to fine-tune a complete model (``model.init``) on new data.
+    """
 
     stage = 2
     loss_names = ["loss", "depth_l1"]
@@ -221,10 +225,11 @@ class Stage2Attention(StageTask):
     def __init__(self, model: S2RDepthNet, settings: dict[str, Any],
                  generator: torch.Generator) -> None:
         super().__init__(model)
-        # The reference re-creates the DepthNet here; a fresh one of the same shape does that.
-        model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks)
-        init_normal(model.depth_net, generator)
-        model.depth_net.to(next(model.attention.parameters()).device)
+        if settings["fresh_depth_net"]:
+            # The reference re-creates the DepthNet here; a fresh one of the same shape does that.
+            model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks)
+            init_normal(model.depth_net, generator)
+            model.depth_net.to(next(model.attention.parameters()).device)
         self.log_weight = float(settings["log_weight"])
 
     def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]

@@ -244,6 +244,9 @@ class StageRun:
         model.config = model.config.with_input(
             int(m["input_height"] or model.config.input_height),
             int(m["input_width"] or model.config.input_width))
+        if m["canonical_focal"] is not None:
+            # Fine-tuning a model into the canonical camera space (or to another focal).
+            model.config = replace(model.config, canonical_focal=float(m["canonical_focal"]))
         self.init_path = str(path)
         return model.train()
 
