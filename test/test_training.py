@@ -189,7 +189,10 @@ def test_tiny_run_lowers_held_out_loss(tmp_path, tiny_checkpoint):
     config = load_config(write_config(
         tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
         data={"length": 64, "val_length": 8},
-        train={"steps": 60, "lr": 1e-3, "val_every": 30, "checkpoint_every": 60}))
+        # fp32 (not "auto", which is bf16 on AMX CPUs): the halving below is fp32's; a
+        # bf16 run is tested on its own.
+        train={"steps": 60, "lr": 1e-3, "val_every": 30, "checkpoint_every": 60,
+               "precision": "fp32"}))
     # Held-out frames are evaluated in eval mode, as inference runs: BatchNorm's running
     # statistics need a few tens of steps to catch up, so a shorter run proves little.
     train(config, [1], tmp_path / "run", progress=False)
@@ -411,3 +414,23 @@ def test_canonical_targets_give_one_depth_for_two_focal_lengths():
     assert canonical_depth(np.array([10.0, 80.0, 0.0], np.float32), 100.0, 50.0,
                            80.0).tolist() == [5.0, 80.0, 0.0]
 
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, tiny_checkpoint,
+                                                                       fresh):
+    """The reference starts stage 2's DepthNet afresh; fresh_depth_net false keeps the
+    loaded model's (fine-tuning), and canonical_focal carries the model into that space."""
+    config = load_config(write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint), "canonical_focal": 90.0},
+        data={"length": 8, "val_length": 0},
+        train={"steps": 1, "lr": 1e-12, "checkpoint_every": 1, "precision": "fp32"},
+        stage2={"fresh_depth_net": fresh}))
+    train(config, [2], tmp_path / "run", progress=False)
+    before = load_checkpoint(tiny_checkpoint)
+    after = load_checkpoint(tmp_path / "run" / "stage2" / "model.pt")
+    assert after.config.canonical_focal == 90.0
+    # Weights only: BatchNorm's running statistics move with any forward pass in training.
+    same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(
+        before.depth_net.parameters(), after.depth_net.parameters())]
+    assert all(same) != fresh

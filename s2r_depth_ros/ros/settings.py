@@ -226,8 +226,11 @@ def _typed(field: Field, value: object) -> object:
         return value
     if isinstance(field.default, float) and type(value) is int:
         return float(value)
-    if isinstance(field.default, tuple) and isinstance(value, (list, tuple, array.array)) and all(
-            type(v) in (int, float) for v in value):
-        return tuple(float(v) for v in value)
+    if isinstance(field.default, tuple):
+        if value is None:  # an empty list in a params file arrives as an unset parameter
+            return ()
+        if isinstance(value, (list, tuple, array.array)) and all(
+                type(v) in (int, float) for v in value):
+            return tuple(float(v) for v in value)
     raise SettingsError(f"parameter {field.name}: expected {type(field.default).__name__}, got "
                         f"{value!r}")
