@@ -180,7 +180,8 @@ def test_config_rejects_typos_and_applies_stage_overrides(tmp_path):
     assert stage_settings(config, 2)["steps"] == 9 and stage_settings(config, 2)["lr"] == 0.01
     assert stage_settings(config, 1)["steps"] == 4
     for name in ("train_tiny", "train_outdoor_lite", "train_indoor_lite", "train_paper",
-                 "train_outdoor_v2", "train_indoor_v2"):
+                 "train_outdoor_v2", "train_indoor_v2", "train_outdoor_lite_finetune",
+                 "train_indoor_lite_finetune"):
         assert load_config(REPO / "config" / f"{name}.yaml")["source"]["sha256"]
 
 
@@ -434,3 +435,20 @@ def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, 
     same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(
         before.depth_net.parameters(), after.depth_net.parameters())]
     assert all(same) != fresh
+
+
+def test_channels_last_is_refused_where_onednn_corrupts_memory():
+    """A strided 1x1 convolution with < 16 input channels (the lite DSA) crashes oneDNN's
+    NHWC backward pass on CPUs; the trainer refuses it with the reason, the paper
+    network passes."""
+    from s2r_depth_ros.model import S2RDepthNet, preset
+    from s2r_depth_ros.training import stage_settings
+    from s2r_depth_ros.training.stages import make_task
+    from s2r_depth_ros.training.trainer import check_channels_last
+    config = load_config()
+    lite = [make_task(stage, S2RDepthNet(preset("lite")), stage_settings(config, stage),
+                      torch.Generator().manual_seed(0)) for stage in (1, 2)]
+    check_channels_last(lite[0])  # stage 1 leaves the DSA frozen: no weight gradient there
+    with pytest.raises(ValueError, match="oneDNN issue 6035"):
+        check_channels_last(lite[1])
+    check_channels_last(S2RDepthNet(preset("paper")))

@@ -73,7 +73,9 @@ DEFAULTS: dict[str, Any] = {
         "checkpoint_every": 200,
         "val_every": 500,
         "precision": "auto",  # bf16 autocast where fast (AMX CPUs, GPUs), else fp32; or force one
-        "channels_last": False,  # NHWC tensors: faster convolutions on CPUs
+        # NHWC tensors: faster convolutions on CPUs, but refused for models with a layer
+        # oneDNN's NHWC backward pass corrupts memory on (check_channels_last: the lite DSA)
+        "channels_last": False,
     },
     "stage0": {
         "style_dim": 8,

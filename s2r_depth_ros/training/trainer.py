@@ -65,6 +65,23 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return "bf16" if bf16_is_fast(device) else "fp32"
     return precision
 
+def check_channels_last(module: torch.nn.Module) -> None:
+    """Refuse NHWC training on a CPU where oneDNN would corrupt memory.
+
+    oneDNN's 1x1 strided convolution computes its weight gradient past its scratchpad for
+    NHWC input with fewer than 16 input channels (oneDNN issue 6035, open; torch 2.13 here:
+    "double free or corruption" in backward). The lite presets' DSA has such a layer, so
+    stage 2 (which trains the DSA) is refused; frozen layers compute no weight gradient.
+    """
+    for name, layer in module.named_modules():
+        if (isinstance(layer, torch.nn.Conv2d) and layer.kernel_size == (1, 1)
+                and layer.stride != (1, 1) and layer.in_channels < 16
+                and layer.weight.requires_grad):
+            raise ValueError(f"channels_last: {name} is a strided 1x1 convolution with "
+                             f"{layer.in_channels} input channels, whose NHWC backward pass "
+                             "corrupts memory on CPUs (oneDNN issue 6035); train without it")
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -174,6 +191,8 @@ class StageRun:
         self.task: StageTask = make_task(stage, model, self.settings, self.generator)
         self.task.to(runtime.device)
         if self.settings["channels_last"]:
+            if self.runtime.device.type == "cpu":
+                check_channels_last(self.task)
             self.task.to(memory_format=torch.channels_last)
         self.model: S2RDepthNet = self.task.model
         self.optimizer = torch.optim.Adam(self.task.trainable_parameters(),
