@@ -36,6 +36,11 @@ def _with_data(msg, pixels: np.ndarray):
     return msg
 
 
+def stamp_ns(msg) -> int:
+    """A message header's stamp in nanoseconds."""
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
 def depth_to_msg(depth: np.ndarray, header: Header) -> Image:
     """A 32FC1 Image (metres) with the given header (REP 118)."""
     depth = np.asarray(depth, dtype=np.float32)

@@ -27,6 +27,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
+from .conversions import stamp_ns  # noqa: F401 (re-exported for the tools and tests)
+
 FASTDDS_PROFILE = Path(__file__).resolve().with_name("fastdds_localhost.xml")
 RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                       reliability=ReliabilityPolicy.RELIABLE)
@@ -250,11 +252,6 @@ class SerializedMessage:
         # 4 bytes of encapsulation (little-endian CDR), then stamp.sec int32, nanosec uint32.
         sec, nanosec = struct.unpack_from("<iI", data, 4)
         self.header = Header(stamp=Time(sec=sec, nanosec=nanosec))
-
-
-def stamp_ns(msg) -> int:
-    """A message header's stamp in nanoseconds."""
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 def set_stamp(msg, nanoseconds: int) -> None:

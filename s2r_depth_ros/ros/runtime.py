@@ -34,6 +34,7 @@ from .conversions import (
     intrinsics_from_camera_info,
     points_from_cloud,
     scaled_camera_info,
+    stamp_ns,
 )
 from .diagnostics import NodeStats, depth_status
 from .frame_slot import LatestFrameSlot
@@ -171,7 +172,7 @@ class DepthRuntime:
     # ---- callbacks (executor thread): cheap, never block ----
     def on_image(self, msg: Image | CompressedImage) -> None:
         self.stats.received += 1
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp = stamp_ns(msg)
         missing = self.gaps.observe(stamp)
         if missing:
             self.stats.missing_upstream += missing
@@ -197,7 +198,7 @@ class DepthRuntime:
             self.node.get_logger().error(f"ignoring sparse depth: {exc}",
                                          throttle_duration_sec=THROTTLE_S)
             return
-        self.sparse = (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, metres)
+        self.sparse = (stamp_ns(msg), metres)
 
     def on_sparse_points(self, msg: PointCloud2) -> None:
         try:
@@ -206,10 +207,9 @@ class DepthRuntime:
             self.node.get_logger().error(f"ignoring sparse points: {exc}",
                                          throttle_duration_sec=THROTTLE_S)
             return
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        self.sparse_points = (stamp, msg.header.frame_id, points)
+        self.sparse_points = (stamp_ns(msg), msg.header.frame_id, points)
 
-    def _sparse_for(self, stamp_ns: int, frame_id: str, camera) -> np.ndarray | None:
+    def _sparse_for(self, stamp: int, frame_id: str, camera) -> np.ndarray | None:
         """Metric samples for a frame, or None.
 
         The newest sparse depth image, else the newest LiDAR cloud projected into the
@@ -217,10 +217,10 @@ class DepthRuntime:
         """
         max_age = self.settings.sparse_max_age * 1e9
         sparse = self.sparse
-        if sparse is not None and abs(sparse[0] - stamp_ns) <= max_age:
+        if sparse is not None and abs(sparse[0] - stamp) <= max_age:
             return sparse[1]
         cloud = self.sparse_points
-        if cloud is None or abs(cloud[0] - stamp_ns) > max_age:
+        if cloud is None or abs(cloud[0] - stamp) > max_age:
             return None
         if camera is None:
             self.node.get_logger().warning("sparse points need camera_info to be projected",
@@ -236,11 +236,11 @@ class DepthRuntime:
             return None
         return sparse_from_points(cloud[2], transform, camera)
 
-    def _update_mount(self, frame_id: str, stamp_ns: int) -> None:
+    def _update_mount(self, frame_id: str, stamp: int) -> None:
         """Camera height and ground direction from TF (base_frame to the image's frame)."""
         if self.transforms is None or not self.settings.base_frame:
             return
-        transform = self.transforms.lookup(self.settings.base_frame, frame_id, stamp_ns)
+        transform = self.transforms.lookup(self.settings.base_frame, frame_id, stamp)
         if transform is None:
             return  # camera_height and the mount parameters stay in use
         height, down = mount_from_transform(transform)
@@ -324,12 +324,12 @@ class DepthRuntime:
             self.node.get_logger().warning("no valid camera_info yet: publishing depth without "
                                         "camera_info and points", throttle_duration_sec=THROTTLE_S)
         camera = intrinsics_from_camera_info(info) if info is not None else None
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp = stamp_ns(msg)
         sparse = None
         if s.scale_mode != "none":
-            self._update_mount(msg.header.frame_id, stamp_ns)
+            self._update_mount(msg.header.frame_id, stamp)
             if s.scale_mode in ("sparse", "auto"):
-                sparse = self._sparse_for(stamp_ns, msg.header.frame_id, camera)
+                sparse = self._sparse_for(stamp, msg.header.frame_id, camera)
         frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb, sparse)
         height, width = frame.input_size
         if camera is not None and (camera.width, camera.height) != (width, height):
@@ -363,9 +363,9 @@ class DepthRuntime:
         st.processed_times.append(time.monotonic())
         st.inference_ms.append(frame.inference_ms)
         st.outputs_ms.append((time.perf_counter() - started) * 1000.0)
-        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        if stamp_ns > 0:
-            st.latency_ms.append((self.node.get_clock().now().nanoseconds - stamp_ns) / 1e6)
+        stamp = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        if stamp > 0:
+            st.latency_ms.append((self.node.get_clock().now().nanoseconds - stamp) / 1e6)
 
     def on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         """Apply live parameters from the next frame on; refuse the others with the reason."""
