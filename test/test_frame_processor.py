@@ -244,3 +244,38 @@ def test_evaluation_gives_camera_aware_models_the_frames_camera():
     far = predict(Frame("a", rgb, gt, "outdoor", Intrinsics(400.0, 400.0, 160, 120, 320, 240)),
                   None)
     assert near.shape == gt.shape and np.allclose(far, 2.0 * near, rtol=1e-5)
+
+
+def test_sparse_inputs_pair_frames_with_the_newest_set_in_time():
+    """A depth image wins over a cloud; a cloud is projected with the fixed pose or the
+    lookup; stale sets, a missing camera and a missing transform give no samples (the last
+    two with the reason)."""
+    from s2r_depth_ros.geometry import rigid_transform
+    from s2r_depth_ros.pipeline import SparseInputs
+    camera = Intrinsics(50.0, 50.0, 15.5, 11.5, 32, 24)
+    cloud = np.array([[0.0, 0.0, 4.0], [1.0, 0.5, 5.0]])  # in the camera frame here
+    asked = []
+
+    def lookup(target, source, stamp):
+        asked.append((target, source, stamp))
+        return np.eye(4) if source == "lidar" else None
+
+    inputs = SparseInputs(0.05, lookup=lookup)
+    assert inputs.for_frame(10**9, "cam", camera) == (None, None)
+    inputs.put_points(10**9 + 20_000_000, "lidar", cloud)
+    sparse, problem = inputs.for_frame(10**9, "cam", camera)
+    assert problem is None and asked == [("cam", "lidar", 10**9 + 20_000_000)]
+    assert sparse[12, 16] == pytest.approx(4.0) and sparse[17, 26] == pytest.approx(5.0)
+    assert np.isfinite(sparse).sum() == 2
+    assert inputs.for_frame(2 * 10**9, "cam", camera) == (None, None)  # stale
+    assert "camera_info" in inputs.for_frame(10**9, "cam", None)[1]
+    inputs.put_points(10**9, "radar", cloud)
+    assert "no transform from 'radar' to 'cam'" in inputs.for_frame(10**9, "cam", camera)[1]
+    image = np.full((24, 32), np.nan, np.float32)
+    inputs.put_depth(10**9, image)
+    assert inputs.for_frame(10**9, "cam", camera) == (image, None)
+    # A fixed pose: a LiDAR 0.5 m to the camera's left (x points right in the optical frame).
+    fixed = SparseInputs(0.05, rigid_transform((0.5, 0.0, 0.0), (0, 0, 0, 1)))
+    fixed.put_points(10**9, "lidar", cloud)
+    sparse, _ = fixed.for_frame(10**9, "cam", camera)
+    assert sparse[12, 16 + 6] == pytest.approx(4.0)  # 0.5 m at 4 m: 6.25 px to the right

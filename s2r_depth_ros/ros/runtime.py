@@ -23,9 +23,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from ..errors import first_line
 from ..inference import open_estimator
 from ..inference.estimator import resolve_backend, resolve_device
-from ..pipeline import DepthFrame, FrameProcessor, ImageFormatError, image_to_depth
+from ..pipeline import DepthFrame, FrameProcessor, ImageFormatError, SparseInputs, image_to_depth
 from ..pipeline.frame_gaps import FrameGapCounter
-from ..scale import mount_from_transform, sparse_from_points
+from ..scale import mount_from_transform
 from .conversions import (
     PointCloudBuilder,
     bgr_to_msg,
@@ -83,19 +83,19 @@ class DepthRuntime:
                         else "") + (f", mount from TF ({s.base_frame})" if s.base_frame else "")
                      + (", sparse depth on 'sparse_depth' and 'sparse_points'"
                         if s.scale_mode in ("sparse", "auto") else ""))
-        self.sparse: tuple[int, np.ndarray] | None = None  # (stamp ns, metres) newest
-        self.sparse_points: tuple[int, str, np.ndarray] | None = None  # (stamp, frame, xyz)
-        self.camera_from_lidar = pose_parameter(s.sparse_points_transform)
+        camera_from_lidar = pose_parameter(s.sparse_points_transform)
         wants_tf = s.scale_mode != "none" and (s.base_frame or (
-            s.scale_mode in ("sparse", "auto") and self.camera_from_lidar is None))
+            s.scale_mode in ("sparse", "auto") and camera_from_lidar is None))
         self.transforms = TransformLookup(node) if wants_tf else None
         if self.transforms is not None and not self.transforms.available:
             log.warning("tf2_ros is not installed: " + (
                 f"base_frame '{s.base_frame}' is not used (camera_height and the mount "
                 "parameters are)" if s.base_frame else "") + (
-                "; " if s.base_frame and self.camera_from_lidar is None else "") + (
+                "; " if s.base_frame and camera_from_lidar is None else "") + (
                 "'sparse_points' clouds need sparse_points_transform"
-                if self.camera_from_lidar is None and s.scale_mode != "ground" else ""))
+                if camera_from_lidar is None and s.scale_mode != "ground" else ""))
+        self.sparse = SparseInputs(s.sparse_max_age, camera_from_lidar,
+                                   self.transforms.lookup if self.transforms else None)
 
         qos = s.output_qos()
         self.depth_pub = make_publisher(Image, "depth/image", qos)
@@ -198,7 +198,7 @@ class DepthRuntime:
             self.node.get_logger().error(f"ignoring sparse depth: {exc}",
                                          throttle_duration_sec=THROTTLE_S)
             return
-        self.sparse = (stamp_ns(msg), metres)
+        self.sparse.put_depth(stamp_ns(msg), metres)
 
     def on_sparse_points(self, msg: PointCloud2) -> None:
         try:
@@ -207,34 +207,7 @@ class DepthRuntime:
             self.node.get_logger().error(f"ignoring sparse points: {exc}",
                                          throttle_duration_sec=THROTTLE_S)
             return
-        self.sparse_points = (stamp_ns(msg), msg.header.frame_id, points)
-
-    def _sparse_for(self, stamp: int, frame_id: str, camera) -> np.ndarray | None:
-        """Metric samples for a frame, or None.
-
-        The newest sparse depth image, else the newest LiDAR cloud projected into the
-        camera, whose stamp is within sparse_max_age of the frame's.
-        """
-        max_age = self.settings.sparse_max_age * 1e9
-        sparse = self.sparse
-        if sparse is not None and abs(sparse[0] - stamp) <= max_age:
-            return sparse[1]
-        cloud = self.sparse_points
-        if cloud is None or abs(cloud[0] - stamp) > max_age:
-            return None
-        if camera is None:
-            self.node.get_logger().warning("sparse points need camera_info to be projected",
-                                           throttle_duration_sec=THROTTLE_S)
-            return None
-        transform = self.camera_from_lidar
-        if transform is None and self.transforms is not None:
-            transform = self.transforms.lookup(frame_id, cloud[1], cloud[0])
-        if transform is None:
-            self.node.get_logger().warning(
-                f"no transform from '{cloud[1]}' to '{frame_id}' for the sparse points (TF, "
-                "or the sparse_points_transform parameter)", throttle_duration_sec=THROTTLE_S)
-            return None
-        return sparse_from_points(cloud[2], transform, camera)
+        self.sparse.put_points(stamp_ns(msg), msg.header.frame_id, points)
 
     def _update_mount(self, frame_id: str, stamp: int) -> None:
         """Camera height and ground direction from TF (base_frame to the image's frame)."""
@@ -329,7 +302,9 @@ class DepthRuntime:
         if s.scale_mode != "none":
             self._update_mount(msg.header.frame_id, stamp)
             if s.scale_mode in ("sparse", "auto"):
-                sparse = self._sparse_for(stamp, msg.header.frame_id, camera)
+                sparse, problem = self.sparse.for_frame(stamp, msg.header.frame_id, camera)
+                if problem:
+                    self.node.get_logger().warning(problem, throttle_duration_sec=THROTTLE_S)
         frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb, sparse)
         height, width = frame.input_size
         if camera is not None and (camera.width, camera.height) != (width, height):
