@@ -88,12 +88,11 @@ class DepthRuntime:
             s.scale_mode in ("sparse", "auto") and camera_from_lidar is None))
         self.transforms = TransformLookup(node) if wants_tf else None
         if self.transforms is not None and not self.transforms.available:
-            log.warning("tf2_ros is not installed: " + (
-                f"base_frame '{s.base_frame}' is not used (camera_height and the mount "
-                "parameters are)" if s.base_frame else "") + (
-                "; " if s.base_frame and camera_from_lidar is None else "") + (
-                "'sparse_points' clouds need sparse_points_transform"
-                if camera_from_lidar is None and s.scale_mode != "ground" else ""))
+            unused = ([f"base_frame '{s.base_frame}' is not used (camera_height and the mount "
+                       "parameters are)"] if s.base_frame else []) + (
+                ["'sparse_points' clouds need sparse_points_transform"]
+                if camera_from_lidar is None and s.scale_mode != "ground" else [])
+            log.warning("tf2_ros is not installed, so TF is not read: " + "; ".join(unused))
         self.sparse = SparseInputs(s.sparse_max_age, camera_from_lidar,
                                    self.transforms.lookup if self.transforms else None)
 
