@@ -250,8 +250,10 @@ def test_sigusr1_logs_every_thread_stack_and_the_node_keeps_serving(session):
     ready = image_msg(rgb_image(120, 160, seed=8), "rgb8", stamp=6_900_000_000)
     assert session.request(ready, camera_info_msg(160, 120)) is not None
     session.node.proc.send_signal(signal.SIGUSR1)
+    # The dump is written thread by thread: wait for the whole of it, not its first line.
+    wanted = ("most recent call first", "_run_inference", "_run_publisher")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "most recent call first" not in session.node.log():
+    while time.monotonic() < deadline and not all(w in session.node.log() for w in wanted):
         time.sleep(0.1)
     log = session.node.log()
     assert "most recent call first" in log
