@@ -34,6 +34,15 @@ def diagnostics(session: Session) -> dict[str, str]:
     return {kv.key: kv.value for kv in array.status[0].values}
 
 
+def unscaled_depth(s: Session, rgb: np.ndarray, info, stamp: int, sparse_pub) -> np.ndarray:
+    """The node's depth of a first frame (no sparse input yet), once ``sparse_pub`` is heard."""
+    depth = s.request(image_msg(rgb, "rgb8", stamp=stamp, frame_id="cam"), info)
+    assert depth is not None, s.node.log()
+    assert s.peer.publish_until(lambda: None, lambda: sparse_pub.get_subscription_count(),
+                                timeout=30), s.node.log()
+    return float_image(depth)
+
+
 def test_sparse_depth_scales_depth_and_points_and_too_few_samples_are_refused(
         tmp_path, tiny_checkpoint):
     s = Session(tmp_path, tiny_checkpoint, scale_mode="sparse", border_margin=0,
@@ -44,14 +53,8 @@ def test_sparse_depth_scales_depth_and_points_and_too_few_samples_are_refused(
     rgb = rgb_image(120, 160, seed=3)
     try:
         # No sparse depth yet: the network's metres, source none.
-        first = image_msg(rgb, "rgb8", stamp=31_000_000_000, frame_id="cam")
-        plain = s.request(first, info)
-        assert plain is not None, s.node.log()
-        plain = float_image(plain)
+        plain = unscaled_depth(s, rgb, info, 31_000_000_000, sparse_pub)
         finite = np.isfinite(plain)
-
-        assert s.peer.publish_until(lambda: None, lambda: sparse_pub.get_subscription_count(),
-                                    timeout=30), s.node.log()
 
         def frame_with(sparse: Image, image: Image, topic: str = "/depth/points"):
             def publish():
@@ -123,12 +126,7 @@ def test_lidar_points_with_a_fixed_transform_scale_depth(tmp_path, tiny_checkpoi
     info = camera_info_msg(160, 120, frame_id="cam")
     rgb = rgb_image(120, 160, seed=5)
     try:
-        first = image_msg(rgb, "rgb8", stamp=41_000_000_000, frame_id="cam")
-        plain = s.request(first, info)
-        assert plain is not None, s.node.log()
-        plain = float_image(plain)
-        assert s.peer.publish_until(lambda: None, lambda: points_pub.get_subscription_count(),
-                                    timeout=30), s.node.log()
+        plain = unscaled_depth(s, rgb, info, 41_000_000_000, points_pub)
         # 300 pixels' points at 3x the network's depth, in the LiDAR frame.
         rng = np.random.default_rng(1)
         rows, cols = np.nonzero(np.isfinite(plain))
