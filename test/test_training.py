@@ -88,6 +88,24 @@ def one_thread():
 
 
 # ------------------------------------------------------------------ augmentation and losses
+def test_style_p_restyles_the_image_of_depth_stages_only():
+    """augment.style_p: the image a depth stage sees is restyled (depth and validity kept);
+    0 leaves the reference's transform as it was; held-out samples are never restyled."""
+    from s2r_depth_ros.training.dataset import AugmentedDataset
+    base = SyntheticScenes("outdoor", length=2, height=60, width=80, seed=1)
+    plain_cfg = AugmentConfig(flip=False, rotate=False, color=False)
+    styled_cfg = AugmentConfig(flip=False, rotate=False, color=False, style_p=1.0)
+    plain = AugmentedDataset(base, 48, 64, 80.0, 3, plain_cfg)[0]
+    styled = AugmentedDataset(base, 48, 64, 80.0, 3, styled_cfg)[0]
+    assert not torch.equal(plain["image"], styled["image"])
+    assert torch.equal(plain["depth"], styled["depth"])
+    assert torch.equal(plain["valid"], styled["valid"])
+    held_out = AugmentedDataset(base, 48, 64, 80.0, 3, styled_cfg, randomize=False)[0]
+    assert torch.equal(held_out["image"], plain["image"])
+    with pytest.raises(ValueError, match="style_p"):
+        AugmentConfig(style_p=1.5)
+
+
 def test_joint_augment_is_seeded_and_moves_image_and_depth_together():
     sample = SyntheticScenes("outdoor", length=1, height=120, width=160, seed=5)[0]
     sample.depth[:2, :2] = 0.0  # a few invalid pixels

@@ -37,8 +37,14 @@ class AugmentConfig:
     # window's position and size change the focal length and principal point the network
     # sees, which the canonical-camera targets account for.
     crop_scale: tuple[float, float] | None = None
+    # Stages 1 and 2: the probability that the network sees the image restyled by
+    # random_style (stage 0's style randomisation), so the attention branch, which looks at
+    # the raw image, cannot rely on the renderer's look. 0: the reference.
+    style_p: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.style_p <= 1.0:
+            raise ValueError(f"style_p must be in [0, 1], got {self.style_p}")
         if self.crop_scale is not None:
             low, high = self.crop_scale
             if not 0.0 < low <= high <= 1.0:

@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
         "flip_p": 0.5, "rotate_p": 0.5, "rotate_degrees": 5.0, "color_p": 0.5,
         "color_low": 0.8,
         "crop_scale": None,  # [low, high]: random windows of the network's aspect (AugmentConfig)
+        "style_p": 0.0,  # stages 1-2: share of images restyled (AugmentConfig)
     },
     "train": {
         "seed": 0,

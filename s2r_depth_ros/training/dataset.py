@@ -84,6 +84,8 @@ class AugmentedDataset(Dataset):
             if self.styled:
                 style_rng = sample_rng(self.seed + 1, self.epoch, index)
                 item["styled"] = random_style(item["image"], style_rng)
+            elif rng is not None and self.augment.style_p and rng.random() < self.augment.style_p:
+                item["image"] = random_style(item["image"], rng)
             if not all(torch.isfinite(v).all() for v in item.values() if v.is_floating_point()):
                 raise BadSampleError("non-finite values after augmentation")
             return item
