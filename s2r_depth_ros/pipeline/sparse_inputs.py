@@ -7,7 +7,6 @@ cloud projected into the camera. Plain numpy; the node feeds it from its callbac
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -31,25 +30,21 @@ class SparseInputs:
         self.max_age_ns = max_age * 1e9
         self.camera_from_lidar = camera_from_lidar
         self.lookup = lookup
-        self._lock = threading.Lock()
         self._depth: tuple[int, np.ndarray] | None = None
         self._cloud: tuple[int, str, np.ndarray] | None = None
 
     def put_depth(self, stamp_ns: int, metres: np.ndarray) -> None:
         """A sparse depth image (metres, NaN where no sample), registered to the camera."""
-        with self._lock:
-            self._depth = (stamp_ns, metres)
+        self._depth = (stamp_ns, metres)  # one assignment: callbacks and workers need no lock
 
     def put_points(self, stamp_ns: int, frame_id: str, points: np.ndarray) -> None:
         """A LiDAR cloud: (N, 3) x, y, z in metres in ``frame_id``."""
-        with self._lock:
-            self._cloud = (stamp_ns, frame_id, points)
+        self._cloud = (stamp_ns, frame_id, points)
 
     def for_frame(self, stamp_ns: int, frame_id: str, camera: Intrinsics | None
                   ) -> tuple[np.ndarray | None, str | None]:
         """(sparse map or None, why a cloud in time could not be used, or None)."""
-        with self._lock:
-            depth, cloud = self._depth, self._cloud
+        depth, cloud = self._depth, self._cloud
         if depth is not None and abs(depth[0] - stamp_ns) <= self.max_age_ns:
             return depth[1], None
         if cloud is None or abs(cloud[0] - stamp_ns) > self.max_age_ns:
