@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import make_model
+from s2r_depth_ros.hardware import bf16_is_fast
 from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
-from s2r_depth_ros.inference.estimator import resolve_backend
+from s2r_depth_ros.inference.estimator import resolve_backend, resolve_precision
 from s2r_depth_ros.inference.export import export_onnx
 from s2r_depth_ros.inference.optimize import ChannelSumConv, fold_model
 from s2r_depth_ros.inference.resize import resize_fast, resize_like_pil
@@ -233,6 +235,30 @@ def test_precision_choices_are_checked():
         DepthEstimator(model, cpu(backend="eager", precision="fp16"))
 
 
+def test_auto_precision_is_bf16_only_where_it_is_fast_and_never_for_official_models(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("S2R_CACHE_DIR", str(tmp_path))
+    cpu_device, amx = torch.device("cpu"), bf16_is_fast(torch.device("cpu"))
+    assert resolve_precision("auto", cpu_device, "openvino") == ("bf16" if amx else "fp32")
+    assert resolve_precision("auto", cpu_device, "eager") == "fp32"
+    assert resolve_precision("auto", cpu_device, "onnxruntime") == "fp32"
+    assert resolve_precision("auto", torch.device("cuda"), "eager") == "fp16"
+    assert resolve_precision("auto", torch.device("cuda"), "eager", official=True) == "fp32"
+    assert resolve_precision("fp16", cpu_device, "openvino", official=True) == "fp16"
+    # End to end: the OpenVINO network is compiled for what 'auto' chose, and an official
+    # model (known by its provenance) keeps the exact path.
+    model = make_model("lite", 96, 128, seed=13)
+    native = DepthEstimator(model, cpu(backend="openvino", precision="auto"))
+    assert native.precision == ("bf16" if amx else "fp32")
+    mode = str(native.network.compiled.get_property("EXECUTION_MODE_HINT"))
+    assert mode.endswith("PERFORMANCE" if amx else "ACCURACY")
+    model.config = replace(model.config, provenance={"source": "official", "domain": "vkitti"})
+    official = DepthEstimator(model, cpu(backend="openvino", precision="auto"))
+    assert official.precision == "fp32"
+    assert str(official.network.compiled.get_property("EXECUTION_MODE_HINT")).endswith(
+        "ACCURACY")
+
+
 def test_auto_backend_falls_back_to_eager_when_the_export_cannot_be_written(tmp_path,
                                                                             monkeypatch):
     blocker = tmp_path / "not_a_directory"
@@ -245,6 +271,10 @@ def test_auto_backend_falls_back_to_eager_when_the_export_cannot_be_written(tmp_
     assert estimator.backend == "eager" and "openvino unavailable" in estimator.fallback_reason
     np.testing.assert_array_equal(estimator.predict(rgb),
                                   DepthEstimator(model, cpu()).predict(rgb))
+    # The node's precision 'auto' is chosen again for eager, where bf16 gains nothing.
+    with pytest.warns(UserWarning, match="openvino unavailable"):
+        estimator = DepthEstimator(model, cpu(backend="auto", precision="auto"))
+    assert (estimator.backend, estimator.precision) == ("eager", "fp32")
     with pytest.raises(OSError):  # asked for by name: the reason is the error
         DepthEstimator(model, cpu(backend="openvino"))
 

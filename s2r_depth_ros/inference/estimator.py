@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry import Intrinsics
+from ..hardware import bf16_is_fast
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
 from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
 from .input_size import network_input_size
@@ -28,8 +29,9 @@ from .resize import RESIZERS, RESIZES
 # "auto" picks eager on a GPU and the fastest installed CPU runtime otherwise.
 BACKENDS = ("auto", "eager", "compile", "onnxruntime", "openvino")
 EXPORTED_BACKENDS = {"onnxruntime": OnnxRuntimeNetwork, "openvino": OpenVinoNetwork}
-# fp32 is the exact path; fp16 and bf16 are approximate modes (BENCHMARKS.md: their cost).
-PRECISIONS = ("fp32", "fp16", "bf16")
+# fp32 is the exact path; fp16 and bf16 are approximate modes (BENCHMARKS.md: their cost);
+# auto picks the fastest of them whose accuracy cost was measured negligible (resolve_precision).
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
@@ -64,6 +66,24 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "eager"
 
 
+def resolve_precision(precision: str, device: torch.device, backend: str,
+                      official: bool = False) -> str:
+    """Turn 'auto' into a concrete precision for a device and a concrete back-end.
+
+    Official checkpoints: fp32, the reference recipe. A GPU: fp16 (half the memory, tensor
+    cores). A CPU: bf16 through OpenVINO where the CPU has AMX (2.0-2.2x fp32 for +0.0003
+    abs_rel on the real frames, BENCHMARKS.md "Reduced precision"), else fp32 (eager bf16
+    autocast gains nothing there; without AMX bf16 is slower than fp32).
+    """
+    if precision != "auto":
+        return precision
+    if official:
+        return "fp32"
+    if device.type != "cpu":
+        return "fp16"
+    return "bf16" if backend == "openvino" and bf16_is_fast(device) else "fp32"
+
+
 def check_rgb(rgb: np.ndarray) -> np.ndarray:
     """Validate an RGB image array; mono images are expanded to three channels."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
@@ -83,7 +103,8 @@ class EstimatorOptions:
 
     ``device``: auto, cpu or cuda[:N]. ``precision``: fp32 (exact) or the approximate fp16 /
     bf16: on a GPU the network in that type; on a CPU bf16 (eager: autocast) or either with
-    OpenVINO. ``threads``: intra-op CPU threads per call (None: torch's current count).
+    OpenVINO; auto: see :func:`resolve_precision`. ``threads``: intra-op CPU threads per call
+    (None: torch's current count).
     ``backend``: one of :data:`BACKENDS`. ``workers``: how many threads will call
     :meth:`DepthEstimator.predict` at once (OpenVINO prepares one stream each; the others need
     nothing). ``resize``: exact (one Pillow call, as the reference) or fast (approximate; see
@@ -119,18 +140,22 @@ class EstimatorOptions:
                                  f"{self.input_size}")
             object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
 
-    def plan(self) -> InferencePlan:
-        """Resolve 'auto' choices on this machine and check that the combination can run."""
+    def plan(self, official: bool = False) -> InferencePlan:
+        """Resolve 'auto' choices on this machine and check that the combination can run.
+
+        ``official``: the model is an official checkpoint (precision 'auto' keeps fp32).
+        """
         device = resolve_device(self.device)
         backend = resolve_backend(self.backend, device)
+        precision = resolve_precision(self.precision, device, backend, official)
         on_cpu = device.type == "cpu"
         if backend in EXPORTED_BACKENDS and not on_cpu:
             raise ValueError(f"backend {backend} runs on the CPU; use device cpu")
-        if self.precision != "fp32" and on_cpu and not (
-                backend == "openvino" or (self.precision == "bf16" and backend != "onnxruntime")):
-            raise ValueError(f"precision {self.precision} on a CPU needs backend openvino"
-                             + (" or eager (bf16)" if self.precision == "bf16" else ""))
-        return InferencePlan(self, device, backend)
+        if precision != "fp32" and on_cpu and not (
+                backend == "openvino" or (precision == "bf16" and backend != "onnxruntime")):
+            raise ValueError(f"precision {precision} on a CPU needs backend openvino"
+                             + (" or eager (bf16)" if precision == "bf16" else ""))
+        return InferencePlan(self, device, backend, precision)
 
 
 def _positive_int(value: object) -> bool:
@@ -144,6 +169,7 @@ class InferencePlan:
     options: EstimatorOptions
     device: torch.device
     backend: str  # concrete: never 'auto'
+    precision: str  # concrete: never 'auto'
 
     @property
     def on_cpu(self) -> bool:
@@ -157,7 +183,7 @@ class InferencePlan:
     @property
     def cpu_autocast(self) -> bool:
         """CPU eager bf16 runs under autocast (weights stay fp32); a GPU casts the network."""
-        return (self.on_cpu and self.options.precision == "bf16"
+        return (self.on_cpu and self.precision == "bf16"
                 and self.backend in ("eager", "compile"))
 
 
@@ -202,7 +228,8 @@ class DepthEstimator:
     def __init__(self, model: S2RDepthNet, options: EstimatorOptions | None = None) -> None:
         """Prepare ``model`` for inference as ``options`` (default: eager fp32) say."""
         options = options or EstimatorOptions()
-        plan = options.plan()
+        official = model.config.provenance.get("source") == "official"
+        plan = options.plan(official)
         config = (model.config.with_input(*options.input_size) if options.input_size
                   else model.config)
         # The original stays on the CPU (configuration, export); what runs is ``network``.
@@ -220,18 +247,20 @@ class DepthEstimator:
                 # ``network``: the one at the configured size (benchmarks, tests).
                 self.network = self._exported_network(config.input_height, config.input_width)
             except Exception as exc:  # 'auto' must still give a working estimator
-                if options.backend != "auto" or options.precision == "fp16":
+                if options.backend != "auto" or plan.precision == "fp16":
                     raise
                 self.fallback_reason = (f"{plan.backend} unavailable: {type(exc).__name__}: "
                                         f"{exc}")
                 warnings.warn(f"{self.fallback_reason}; using eager PyTorch", stacklevel=2)
-                self.plan = plan = replace(plan, backend="eager")
+                # An 'auto' precision is chosen again for eager (where bf16 gains nothing).
+                self.plan = plan = replace(plan, backend="eager", precision=resolve_precision(
+                    options.precision, plan.device, "eager", official))
         if not plan.exported:
             # Exact rewrites (folded BatchNorm, fused convs; depthwise heads on a CPU, where
             # they were measured faster); NHWC on the CPU.
             network = fold_model(self.model, depthwise_heads=plan.on_cpu).to(plan.device)
             network = (network.to(memory_format=torch.channels_last) if plan.on_cpu
-                       else network.to(TORCH_DTYPES[options.precision]))
+                       else network.to(TORCH_DTYPES[plan.precision]))
             self.network = (torch.compile(network, dynamic=False) if plan.backend == "compile"
                             else network)
 
@@ -261,7 +290,8 @@ class DepthEstimator:
 
     @property
     def precision(self) -> str:
-        return self.options.precision
+        """The precision that runs (after 'auto')."""
+        return self.plan.precision
 
     @property
     def resize(self) -> str:
@@ -284,7 +314,7 @@ class DepthEstimator:
                     sized = _private_model(self.model, self.config.with_input(height, width))
                     path = exported_onnx(sized)
                     network = (OpenVinoNetwork(path, options.threads, streams=options.workers,
-                                               precision=options.precision.replace("fp", "f"))
+                                               precision=self.precision.replace("fp", "f"))
                                if self.plan.backend == "openvino"
                                else OnnxRuntimeNetwork(path, options.threads,
                                                        options.spin_wait))

@@ -73,7 +73,8 @@ class DepthRuntime:
         # First-call costs (allocation, compilation) are paid before serving.
         estimator.predict(np.zeros((cfg.input_height, cfg.input_width, 3), np.uint8))
         log.info(f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
-                 f"{cfg.max_depth} m) on {estimator.device} with {estimator.backend}, "
+                 f"{cfg.max_depth} m) on {estimator.device} with {estimator.backend} "
+                 f"{estimator.precision}, "
                  f"{self.workers} worker(s) x {threads} thread(s), {estimator.resize} resize")
         self.processor = FrameProcessor(estimator, s.frame_settings(), s.scale_corrector(),
                                         s.ground_normal())

@@ -44,7 +44,7 @@ class NodeSettings:
     official_dir: str = ""
     domain: str = "vkitti"
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     resize: str = "fast"
     backend: str = "auto"
     threads: int = 0

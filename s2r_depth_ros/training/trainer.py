@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ..hardware import bf16_is_fast
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, preset, save_checkpoint
 from .augment import AugmentConfig
 from .config import stage_settings
@@ -42,21 +43,6 @@ from .dataset import (
 from .preview import write_preview
 from .stages import StageTask, make_task
 from .state import STATE_FORMAT, atomic_save, capture_rng, load_state, restore_rng
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """Whether bf16 autocast speeds training up on ``device``.
-
-    On a CPU only with AMX (``amx_bf16``): there bf16 matmuls run about 5x fp32; without it
-    bf16 falls back to slow kernels (12-16x slower than fp32 on the AVX-512 machines without
-    AMX, BENCHMARKS.md). On CUDA where the GPU supports bf16.
-    """
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
