@@ -106,6 +106,29 @@ def test_style_p_restyles_the_image_of_depth_stages_only():
         AugmentConfig(style_p=1.5)
 
 
+@pytest.mark.parametrize("option", ["dapple_p", "texture_p"])
+def test_light_and_texture_patches_change_the_image_only_and_are_seeded(option):
+    """augment.dapple_p (sharp-edged shade and sun) and texture_p (fine texture) change
+    parts of the image, never the depth or its validity; the same generator gives the same
+    patches; held-out samples get none."""
+    from s2r_depth_ros.training.dataset import AugmentedDataset
+    base = SyntheticScenes("outdoor", length=2, height=60, width=80, seed=1)
+    plain_cfg = AugmentConfig(flip=False, rotate=False, color=False)
+    dappled_cfg = AugmentConfig(flip=False, rotate=False, color=False, **{option: 1.0})
+    plain = AugmentedDataset(base, 48, 64, 80.0, 3, plain_cfg)[0]
+    dappled = AugmentedDataset(base, 48, 64, 80.0, 3, dappled_cfg)[0]
+    assert torch.equal(dappled["image"], AugmentedDataset(base, 48, 64, 80.0, 3,
+                                                          dappled_cfg)[0]["image"])
+    changed = (dappled["image"] != plain["image"]).any(dim=0)
+    assert 0.05 < changed.float().mean() < 0.95  # patches, not the whole image
+    assert torch.equal(plain["depth"], dappled["depth"])
+    assert torch.equal(plain["valid"], dappled["valid"])
+    held_out = AugmentedDataset(base, 48, 64, 80.0, 3, dappled_cfg, randomize=False)[0]
+    assert torch.equal(held_out["image"], plain["image"])
+    with pytest.raises(ValueError, match=option):
+        AugmentConfig(**{option: -0.1})
+
+
 def test_joint_augment_is_seeded_and_moves_image_and_depth_together():
     sample = SyntheticScenes("outdoor", length=1, height=120, width=160, seed=5)[0]
     sample.depth[:2, :2] = 0.0  # a few invalid pixels

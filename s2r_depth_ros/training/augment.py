@@ -41,10 +41,18 @@ class AugmentConfig:
     # random_style (stage 0's style randomisation), so the attention branch, which looks at
     # the raw image, cannot rely on the renderer's look. 0: the reference.
     style_p: float = 0.0
+    # The probability of dappled light (:func:`dappled_light`): sharp-edged patches of shade
+    # and sun that are not depth edges, as under real trees; the structure branch marks such
+    # edges on real streets and synthetic scenes rarely have them. 0: the reference.
+    dapple_p: float = 0.0
+    # The probability of fine texture (:func:`fine_texture`) over parts of the image: real
+    # frames carry 3-4x the synthetic scenes' pixel-scale gradient energy (foliage, gravel).
+    texture_p: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.style_p <= 1.0:
-            raise ValueError(f"style_p must be in [0, 1], got {self.style_p}")
+        for name in ("style_p", "dapple_p", "texture_p"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.crop_scale is not None:
             low, high = self.crop_scale
             if not 0.0 < low <= high <= 1.0:
@@ -153,6 +161,10 @@ def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
             low = config.color_low
             for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
                 image = enhancer(image).enhance(float(rng.uniform(low, 1.0)))
+        if config.dapple_p and rng.random() < config.dapple_p:
+            image = Image.fromarray(dappled_light(np.asarray(image), rng))
+        if config.texture_p and rng.random() < config.texture_p:
+            image = Image.fromarray(fine_texture(np.asarray(image), rng))
     valid = depth > 0
     unit = depth_to_unit(depth, max_depth).astype(np.float32)
     return {
@@ -160,6 +172,52 @@ def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
         "depth": torch.from_numpy(np.ascontiguousarray(unit))[None],
         "valid": torch.from_numpy(np.ascontiguousarray(valid))[None],
     }
+
+
+def dappled_light(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sharp-edged blobs of shade (and a few of sun) over random regions of an RGB image.
+
+    Thresholded smooth noise gives irregular blobs with crisp edges, as leaf shadows and sun
+    flecks have; a coarser mask confines them to parts of the image. Geometry is unchanged.
+    """
+    height, width = rgb.shape[:2]
+    blobs_across = int(rng.integers(6, 40))
+    field = _smooth_field(rng, height, width, blobs_across * height // width, blobs_across)
+    inside = _regions(rng, height, width)
+    shade = (field > rng.uniform(0.45, 0.65)) & inside
+    sun = (field < rng.uniform(0.05, 0.15)) & inside
+    gain = np.ones((height, width), np.float32)
+    gain[shade] = rng.uniform(0.35, 0.75)
+    gain[sun] = rng.uniform(1.2, 1.6)
+    return np.clip(rgb * gain[:, :, None], 0, 255).astype(np.uint8)
+
+
+def _smooth_field(rng: np.random.Generator, height: int, width: int, rows: int, cols: int,
+                  resample: Image.Resampling = Image.Resampling.BICUBIC) -> np.ndarray:
+    """Uniform noise on a rows x cols grid, interpolated to height x width (float32)."""
+    grid = rng.random((max(2, rows), max(2, cols))).astype(np.float32)
+    return np.asarray(Image.fromarray(grid).resize((width, height), resample))
+
+
+def _regions(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A random share of the image in a few large, soft-edged regions (bool mask)."""
+    return _smooth_field(rng, height, width, 2, 4, Image.Resampling.BILINEAR) > rng.uniform(
+        0.3, 0.7)
+
+
+def fine_texture(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Multiplicative texture at 1-4 pixel scales over random regions of an RGB image.
+
+    Real frames carry far more pixel-scale detail than the renderer's (foliage, gravel,
+    worn paint), and the structure branch turns it into edges; training with it teaches the
+    network that such detail is not depth. Geometry is unchanged.
+    """
+    height, width = rgb.shape[:2]
+    detail = sum(weight * (_smooth_field(rng, height, width, height // cell, width // cell)
+                           - 0.5)
+                 for cell, weight in ((1, 1.0), (2, 0.8), (4, 0.6)))
+    gain = 1.0 + rng.uniform(0.3, 0.8) * detail * _regions(rng, height, width)
+    return np.clip(rgb * gain[:, :, None], 0, 255).astype(np.uint8)
 
 
 def random_style(image: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:

@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
         "color_low": 0.8,
         "crop_scale": None,  # [low, high]: random windows of the network's aspect (AugmentConfig)
         "style_p": 0.0,  # stages 1-2: share of images restyled (AugmentConfig)
+        "dapple_p": 0.0,  # share of images with dappled shade and sun (AugmentConfig)
+        "texture_p": 0.0,  # share of images with fine texture over parts (AugmentConfig)
     },
     "train": {
         "seed": 0,
