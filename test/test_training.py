@@ -17,11 +17,11 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO
+from conftest import REAL_RGBD, REPO
 from s2r_depth_ros import cli
 from s2r_depth_ros.data.synth import SyntheticScenes
 from s2r_depth_ros.geometry import Intrinsics
-from s2r_depth_ros.inference import open_estimator
+from s2r_depth_ros.inference import DepthEstimator, open_estimator
 from s2r_depth_ros.model import load_checkpoint
 from s2r_depth_ros.training import (
     AugmentConfig,
@@ -34,6 +34,7 @@ from s2r_depth_ros.training import (
     train,
 )
 from s2r_depth_ros.training.losses import centimetres_per_unit
+from s2r_depth_ros.training.real_frames import RealFrameValidation
 
 PYTHON = sys.executable
 
@@ -476,6 +477,45 @@ def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, 
     same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(
         before.depth_net.parameters(), after.depth_net.parameters())]
     assert all(same) != fresh
+
+
+def test_real_frames_are_scored_during_stage2_and_a_resume_keeps_one_row_per_step(
+        tmp_path, tiny_checkpoint):
+    """real_frames: stage 2's model is scored on real RGB-D frames every ``every`` steps and
+    at the end, with the numbers the evaluation protocol gives that model; a resumed run
+    drops rows logged after its checkpoint instead of repeating them."""
+    section = {"manifest": str(REAL_RGBD / "manifest.json"), "group": "outdoor", "every": 2,
+               "limit": 2}
+    config_path = write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
+        data={"length": 8, "val_length": 0},
+        train={"steps": 3, "checkpoint_every": 3, "precision": "fp32"}, real_frames=section)
+    run = tmp_path / "run"
+    train(load_config(config_path), [2], run, progress=False)
+    log = run / "stage2" / "real_frames.csv"
+    rows = read_log(log)
+    assert [(r["step"], r["frames"]) for r in rows] == [("2", "2"), ("3", "2")]
+    validation = RealFrameValidation.from_config(load_config(config_path)["real_frames"])
+    final = validation.metrics(DepthEstimator.from_checkpoint(run / "stage2" / "model.pt",
+                                                              device="cpu"))
+    for name in ("abs_rel", "delta1", "raw_abs_rel", "raw_delta1"):
+        assert float(rows[-1][name]) == pytest.approx(final[name], rel=1e-4)
+    assert 0 < final["abs_rel"] < 2 and 0 <= final["delta1"] <= 1
+    # A row written after the last checkpoint by a run that then died.
+    with log.open("a") as handle:
+        handle.write("4,99,1,0,1,0\n")
+    config = load_config(config_path, {"train": {"steps": 5}})
+    train(config, [2], run, resume=True, progress=False)
+    assert [(r["step"], r["frames"]) for r in read_log(log)] == [
+        ("2", "2"), ("3", "2"), ("4", "2"), ("5", "2")]
+
+
+def test_real_frames_settings_are_checked(tmp_path):
+    for section, message in (({"group": "street"}, "group"), ({"every": 0}, "every"),
+                             ({"manifest": "m.json", "rgb_dir": "a", "depth_dir": "b"},
+                              "not both"), ({"rgb_dir": "a"}, "go together")):
+        with pytest.raises(ValueError, match=message):
+            load_config(write_config(tmp_path / "bad.yaml", real_frames=section))
 
 
 def test_channels_last_is_refused_where_onednn_corrupts_memory():

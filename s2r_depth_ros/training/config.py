@@ -11,6 +11,7 @@ Layout (every key optional)::
              channels_last}
     stage0 / stage1 / stage2: any ``train`` key (per-stage override) plus the stage's
              loss weights
+    real_frames: {manifest, rgb_dir, depth_dir, depth_scale, group, every, limit}
     debug:  {broken_indices}
 
 Unknown keys are errors, so a typo never silently trains with a default.
@@ -101,6 +102,18 @@ DEFAULTS: dict[str, Any] = {
         "log_weight": 0.0,
         "fresh_depth_net": True,  # False: fine-tune the loaded model's DepthNet (model.init)
     },
+    # Stage 2: depth metrics on real RGB-D frames every ``every`` steps, logged to
+    # stage2/real_frames.csv (training/real_frames.py): a manifest.json (as
+    # ../shared/real_rgbd) or an image folder with a same-stem depth folder.
+    "real_frames": {
+        "manifest": None,
+        "rgb_dir": None,
+        "depth_dir": None,
+        "depth_scale": 0.001,  # metres per raw depth unit of depth_dir's files
+        "group": "outdoor",  # the S2R protocol (and the manifest's frames) to use
+        "every": 500,
+        "limit": None,  # at most this many frames
+    },
     "debug": {
         "broken_indices": [],  # dataset indices whose loading raises (tests the skip path)
     },
@@ -170,6 +183,15 @@ def _validate(config: dict[str, Any]) -> None:
             raise ValueError(f"stage {stage}: lr must be positive")
         if settings["precision"] not in ("auto", "fp32", "bf16"):
             raise ValueError(f"stage {stage}: precision must be 'auto', 'fp32' or 'bf16'")
+    real = config["real_frames"]
+    if real["group"] not in ("outdoor", "indoor"):
+        raise ValueError("real_frames.group must be 'outdoor' or 'indoor'")
+    if not isinstance(real["every"], int) or real["every"] < 1:
+        raise ValueError(f"real_frames.every must be a positive integer, got {real['every']!r}")
+    if real["manifest"] and real["rgb_dir"]:
+        raise ValueError("real_frames: give a manifest or rgb_dir/depth_dir, not both")
+    if bool(real["rgb_dir"]) != bool(real["depth_dir"]):
+        raise ValueError("real_frames: rgb_dir and depth_dir go together")
     if config["stage1"]["struct_depth_unit"] not in ("cm", "unit"):
         raise ValueError("stage1.struct_depth_unit must be 'cm' or 'unit'")
     if config["data"]["source"] not in ("synthetic", "factory"):

@@ -41,6 +41,7 @@ from .dataset import (
     epoch_indices,
 )
 from .preview import write_preview
+from .real_frames import RealFrameValidation
 from .stages import StageTask, make_task
 from .state import STATE_FORMAT, atomic_save, capture_rng, load_state, restore_rng
 
@@ -537,6 +538,10 @@ def train(config: dict[str, Any], stages: list[int], out_dir: str | Path, resume
         torch.set_num_threads(int(settings["threads"]))
     runtime = setup_runtime(str(settings["device"]))
     out_dir = Path(out_dir)
+    if 2 in stages and runtime.is_main:
+        real_frames = RealFrameValidation.from_config(config["real_frames"])
+        if real_frames is not None:
+            step_callbacks = (*step_callbacks, real_frames)
     results = []
     try:
         for stage in stages:
