@@ -13,8 +13,8 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..evaluation.metrics import protocol_for_domain, score_frame, summarize
-from ..evaluation.runner import Frame
+from ..evaluation.metrics import protocol_for_domain
+from ..evaluation.runner import Evaluation, Frame, model_method
 from ..evaluation.sources import folder_sources, manifest_sources
 from ..inference.estimator import DepthEstimator, EstimatorOptions
 
@@ -37,7 +37,7 @@ class RealFrameValidation:
         if every < 1:
             raise ValueError(f"real_frames.every must be >= 1, got {every}")
         self.frames, self.every = frames, int(every)
-        self.protocol = protocol_for_domain(group)
+        self.group, self.protocol = group, protocol_for_domain(group)
         self._started = False
 
     @classmethod
@@ -56,15 +56,13 @@ class RealFrameValidation:
 
     def metrics(self, estimator: DepthEstimator) -> dict[str, float]:
         """Mean scaled and raw abs_rel / delta1 of ``estimator`` over the frames."""
-        results = []
+        # The engine of ``s2r-depth eval``, so the numbers are the ones it would report.
+        evaluation = Evaluation({"model": model_method(estimator)},
+                                {self.group: self.protocol}, report_frames=0)
         for frame in self.frames:
-            pred = estimator.predict(frame.rgb, output_size=frame.gt.shape,
-                                     intrinsics=frame.camera_at_image())
-            scored = score_frame(pred, frame.gt, self.protocol)
-            if scored is not None:
-                results.append(scored[0])
-        summary = summarize(results)
-        return {"frames": len(results), "abs_rel": summary.scaled.abs_rel,
+            evaluation.add(frame)
+        summary = evaluation.summaries()[self.group]["model"]
+        return {"frames": summary.frames, "abs_rel": summary.scaled.abs_rel,
                 "delta1": summary.scaled.delta1, "raw_abs_rel": summary.raw.abs_rel,
                 "raw_delta1": summary.raw.delta1}
 
