@@ -533,3 +533,60 @@ def test_channels_last_is_refused_where_onednn_corrupts_memory():
     with pytest.raises(ValueError, match="oneDNN issue 6035"):
         check_channels_last(lite[1])
     check_channels_last(S2RDepthNet(preset("paper")))
+
+
+def test_weight_average_follows_its_formula(tmp_path):
+    """WeightAverage: each update moves the average by (1 - decay) towards the weights, with
+    the decay ramped over the first updates; integer buffers are copied, not averaged."""
+    from s2r_depth_ros.training.ema import WeightAverage
+    live = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    with torch.no_grad():
+        live[0].weight.fill_(0.0)
+    average = WeightAverage(live, decay=0.9)
+    expected = 0.0
+    for n, value in enumerate([1.0, 2.0, 3.0], start=1):
+        with torch.no_grad():
+            live[0].weight.fill_(value)
+            live[1].num_batches_tracked.fill_(n)
+        average.update(live)
+        decay = min(0.9, (1 + n) / (10 + n))
+        expected = decay * expected + (1 - decay) * value
+    assert torch.allclose(average.model[0].weight, torch.full((1, 2), expected))
+    assert int(average.model[1].num_batches_tracked) == 3
+    assert not any(p.requires_grad for p in average.model.parameters())
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(live, decay=1.0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        load_config(write_config(tmp_path / "bad.yaml", train={"ema_decay": 1.5}))
+
+
+def test_ema_run_delivers_the_average_and_resumes_it_exactly(tmp_path, tiny_checkpoint):
+    """train.ema_decay: stage 2's model.pt and a snapshot are the weight average (not the
+    last step's weights), and a run stopped and resumed at a checkpoint ends with the same
+    average as one that ran straight through."""
+    config_path = write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
+        data={"length": 8, "val_length": 0},
+        train={"steps": 4, "checkpoint_every": 2, "precision": "fp32", "ema_decay": 0.5})
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    train(load_config(config_path), [2], straight, progress=False)
+    train(load_config(config_path, {"train": {"steps": 2}}), [2], stopped, progress=False)
+    train(load_config(config_path), [2], stopped, resume=True, progress=False)
+
+    state = torch.load(straight / "stage2" / "train_state.pt", weights_only=True)
+    assert state["ema"]["updates"] == 4
+    delivered = load_checkpoint(straight / "model.pt").state_dict()
+    changed = [k for k, v in state["model"].items()
+               if v.is_floating_point() and not torch.equal(v, state["ema"]["model"][k])]
+    assert changed  # the live weights moved away from their average
+    for name, value in state["ema"]["model"].items():
+        assert torch.equal(delivered[name], value), name
+    resumed = load_checkpoint(stopped / "model.pt").state_dict()
+    for name, value in delivered.items():
+        assert torch.allclose(resumed[name], value, atol=1e-6), name
+    assert cli.main(["train", "--snapshot", str(tmp_path / "snap.pt"), "--out",
+                     str(straight)]) == 0
+    snap = load_checkpoint(tmp_path / "snap.pt")
+    assert snap.config.provenance["weights"] == "average"
+    for name, value in state["ema"]["model"].items():
+        assert torch.equal(snap.state_dict()[name], value), name

@@ -8,7 +8,7 @@ Layout (every key optional)::
     augment: {flip, rotate, color, ...}           # see AugmentConfig
     train:  {seed, batch_size, lr, betas, lr_step, lr_step_unit, lr_gamma, steps, threads,
              device, log_every, preview_every, checkpoint_every, val_every, precision,
-             channels_last}
+             channels_last, ema_decay}
     stage0 / stage1 / stage2: any ``train`` key (per-stage override) plus the stage's
              loss weights
     real_frames: {manifest, rgb_dir, depth_dir, depth_scale, group, every, limit}
@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
         # NHWC tensors: faster convolutions on CPUs, but refused for models with a layer
         # oneDNN's NHWC backward pass corrupts memory on (check_channels_last: the lite DSA)
         "channels_last": False,
+        # Keep an exponential moving average of the weights and deliver it (model.pt,
+        # snapshots, real_frames scores); 0: off. 0.999 averages about the last 1000 steps.
+        "ema_decay": 0.0,
     },
     "stage0": {
         "style_dim": 8,
@@ -181,6 +184,9 @@ def _validate(config: dict[str, Any]) -> None:
             raise ValueError(f"stage {stage}: lr_step_unit must be 'epoch' or 'step'")
         if not float(settings["lr"]) > 0:
             raise ValueError(f"stage {stage}: lr must be positive")
+        if not 0.0 <= float(settings["ema_decay"] or 0.0) < 1.0:
+            raise ValueError(f"stage {stage}: ema_decay must be in [0, 1), got "
+                             f"{settings['ema_decay']!r}")
         if settings["precision"] not in ("auto", "fp32", "bf16"):
             raise ValueError(f"stage {stage}: precision must be 'auto', 'fp32' or 'bf16'")
     real = config["real_frames"]

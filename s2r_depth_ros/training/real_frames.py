@@ -77,7 +77,7 @@ class RealFrameValidation:
             self._started = True
         # fp32 eager on the training device; the estimator works on an eval-mode copy.
         device = "cpu" if run.runtime.device.type == "cpu" else str(run.runtime.device)
-        estimator = DepthEstimator(run.model, EstimatorOptions(device=device))
+        estimator = DepthEstimator(run.delivered_model, EstimatorOptions(device=device))
         row = {"step": run.step, **self.metrics(estimator)}
         new = not path.is_file()
         with path.open("a", newline="") as handle:

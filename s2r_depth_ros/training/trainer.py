@@ -2,8 +2,10 @@
 
 Output layout of ``train(config, stages, out_dir)``::
 
-    out_dir/stage{N}/train_state.pt   resumable state (model, optimiser, scheduler, step, RNG)
-    out_dir/stage{N}/model.pt         native checkpoint after the stage (next stage starts here)
+    out_dir/stage{N}/train_state.pt   resumable state (model, weight average, optimiser,
+                                      scheduler, step, RNG)
+    out_dir/stage{N}/model.pt         native checkpoint after the stage (next stage starts here;
+                                      the weight average when train.ema_decay is set)
     out_dir/stage{N}/log.csv          losses, learning rate, skipped samples, held-out loss
     out_dir/stage{N}/previews/*.png   structure / attention / depth / ground truth
     out_dir/model.pt                  the complete model, written when stage 2 finishes
@@ -40,6 +42,7 @@ from .dataset import (
     collate_good,
     epoch_indices,
 )
+from .ema import WeightAverage
 from .preview import write_preview
 from .real_frames import RealFrameValidation
 from .stages import StageTask, make_task
@@ -182,6 +185,8 @@ class StageRun:
                 check_channels_last(self.task)
             self.task.to(memory_format=torch.channels_last)
         self.model: S2RDepthNet = self.task.model
+        ema_decay = float(self.settings["ema_decay"] or 0.0)
+        self.average = WeightAverage(self.model, ema_decay) if ema_decay else None
         self.optimizer = torch.optim.Adam(self.task.trainable_parameters(),
                                           lr=float(self.settings["lr"]),
                                           betas=tuple(float(b) for b in self.settings["betas"]))
@@ -256,6 +261,14 @@ class StageRun:
         self.init_path = str(path)
         return model.train()
 
+    @property
+    def delivered_model(self) -> S2RDepthNet:
+        """The weight average if there is one, else the live model (what the stage saves).
+
+        Held-out loss and previews always show the live model.
+        """
+        return self.average.model if self.average is not None else self.model
+
     # ----------------------------------------------------------------- state
     def _state(self) -> dict[str, Any]:
         rng = _gather(capture_rng(self.generator), self.runtime)
@@ -269,6 +282,7 @@ class StageRun:
             "world_size": self.runtime.world_size,
             "model_config": self.model.config.to_dict(),
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            **({"ema": self.average.state_dict()} if self.average is not None else {}),
             "extra": {k: {n: t.detach().cpu() for n, t in v.items()}
                       for k, v in self.task.extra_state().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -290,6 +304,11 @@ class StageRun:
         self.model.load_state_dict(state["model"])
         self.task.load_extra_state(state["extra"])
         self.task.to(self.runtime.device)
+        if self.average is not None:
+            if "ema" in state:
+                self.average.load_state_dict(state["ema"])
+            else:  # a run that did not average before: start the average here
+                self.average = WeightAverage(self.model, self.average.decay)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
@@ -422,6 +441,8 @@ class StageRun:
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer.step()
+                    if self.average is not None:
+                        self.average.update(self.model)
                     if s["lr_step_unit"] == "step":
                         self.scheduler.step()
                     self.step += 1
@@ -464,7 +485,7 @@ class StageRun:
                 board.close()
         final_held_out = self.held_out_loss() if runtime.is_main and held_out is None else held_out
         if runtime.is_main:
-            save_checkpoint(self.model, self.model_path, self._provenance())
+            save_checkpoint(self.delivered_model, self.model_path, self._provenance())
         if runtime.world_size > 1:
             dist.barrier()
         return StageResult(self.stage, self.step, self.model_path, self.skipped, last_loss,
@@ -579,15 +600,18 @@ __all__ = ["Runtime", "StageResult", "StepCallback", "TrainingDiverged", "setup_
 def snapshot(out_dir: str | Path, path: str | Path) -> Path:
     """Write the model of the newest checkpoint under ``out_dir`` as a native checkpoint.
 
-    For evaluating a long run while it trains (or after it was stopped): the latest stage
-    with a ``train_state.pt`` gives a complete model (earlier stages' parts included).
+    The weight average is written when the run keeps one. For evaluating a long run while
+    it trains (or after it was stopped): the latest stage with a ``train_state.pt`` gives a
+    complete model (earlier stages' parts included).
     """
     states = sorted(Path(out_dir).glob("stage[0-2]/train_state.pt"))
     if not states:
         raise FileNotFoundError(f"no stageN/train_state.pt under {out_dir}")
     state = load_state(states[-1])
     model = S2RDepthNet(S2RConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["model"])
+    averaged = "ema" in state
+    model.load_state_dict(state["ema"]["model"] if averaged else state["model"])
     provenance = {"source": "training snapshot", "state": str(states[-1]),
-                  "stage": int(state["stage"]), "step": int(state["step"])}
+                  "stage": int(state["stage"]), "step": int(state["step"]),
+                  "weights": "average" if averaged else "live"}
     return save_checkpoint(model.eval(), path, provenance)
