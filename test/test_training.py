@@ -479,6 +479,28 @@ def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, 
     assert all(same) != fresh
 
 
+@pytest.mark.parametrize("decoder", [False, True])
+def test_stage2_trains_the_structure_decoder_only_when_asked(tmp_path, tiny_checkpoint,
+                                                             decoder):
+    """stage2.train_struct_decoder: the structure decoder learns in stage 2 as well; the
+    structure encoder stays as loaded either way (the reference freezes both)."""
+    config = load_config(write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
+        data={"length": 8, "val_length": 0},
+        train={"steps": 2, "lr": 1e-2, "checkpoint_every": 2, "precision": "fp32"},
+        stage2={"fresh_depth_net": False, "train_struct_decoder": decoder}))
+    train(config, [2], tmp_path / "run", progress=False)
+    before = load_checkpoint(tiny_checkpoint)
+    after = load_checkpoint(tmp_path / "run" / "stage2" / "model.pt")
+
+    def moved(name: str) -> bool:
+        return not all(torch.equal(a, b) for a, b in zip(
+            getattr(before, name).parameters(), getattr(after, name).parameters()))
+    assert moved("struct_decoder") == decoder
+    assert not moved("struct_encoder")
+    assert moved("attention") and moved("depth_net")
+
+
 def test_real_frames_are_scored_during_stage2_and_a_resume_keeps_one_row_per_step(
         tmp_path, tiny_checkpoint):
     """real_frames: stage 2's model is scored on real RGB-D frames every ``every`` steps and

@@ -104,6 +104,7 @@ DEFAULTS: dict[str, Any] = {
     "stage2": {
         "log_weight": 0.0,
         "fresh_depth_net": True,  # False: fine-tune the loaded model's DepthNet (model.init)
+        "train_struct_decoder": False,  # True: the structure decoder learns in stage 2 too
     },
     # Stage 2: depth metrics on real RGB-D frames every ``every`` steps, logged to
     # stage2/real_frames.csv (training/real_frames.py): a manifest.json (as
