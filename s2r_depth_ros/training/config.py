@@ -81,7 +81,8 @@ DEFAULTS: dict[str, Any] = {
         # oneDNN's NHWC backward pass corrupts memory on (check_channels_last: the lite DSA)
         "channels_last": False,
         # Keep an exponential moving average of the weights and deliver it (model.pt,
-        # snapshots, real_frames scores); 0: off. 0.999 averages about the last 1000 steps.
+        # snapshots, real_frames scores); 0: off. 0.999 averages about the last 1000 steps
+        # (the last tenth of the run while that is shorter: WeightAverage).
         "ema_decay": 0.0,
     },
     "stage0": {
