@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                             entry.get("invalid_depth", 0))
             valid = np.isfinite(depth) & np.isfinite(gt) & (gt > 0)
             scaled = depth * np.median(gt[valid]) / np.median(depth[valid])
-            # The network's input size for this image (camera-aware models keep its aspect).
-            net_h, net_w = processor.estimator.input_size(height, width)
+            net_h, net_w = processor.estimator.input_size
             distance = border_distance(height, width, net_h, net_w)
             band = np.minimum(distance.astype(int), BANDS)
             ratio = scaled[valid] / gt[valid]

@@ -174,22 +174,23 @@ def test_config_validation():
         preset("huge")
 
 
-def test_network_input_size_keeps_the_camera_aspect_for_camera_aware_models():
-    from dataclasses import replace
-
+def test_every_image_is_resized_to_the_model_input_and_metres_use_that_size():
+    """A 4:3 image goes to the model's input size like any other (the reference recipe, also
+    for camera-aware models); the camera's focal lengths at that size give the metres."""
     import numpy as np
 
-    from s2r_depth_ros.inference.input_size import network_input_size
-    from s2r_depth_ros.model import preset
+    from s2r_depth_ros.geometry import Intrinsics
+    from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 
-    reference = preset("lite").with_input(128, 416)
-    # The reference recipe: one size for every camera.
-    assert network_input_size(480, 640, reference) == (128, 416)
-    aware = replace(reference, canonical_focal=250.0)
-    assert network_input_size(375, 1242, aware) == (128, 416)  # KITTI: already that aspect
-    assert network_input_size(480, 640, aware) == (192, 256)  # 4:3 stays 4:3
-    for height, width in ((1216, 1936), (900, 1600), (480, 640), (100, 2000)):
-        h, w = network_input_size(height, width, aware)
-        assert h % 16 == 0 and w % 16 == 0 and min(h, w) >= 96
-        assert abs(np.log((w / h) / (width / height))) < 0.1 or min(h, w) == 96
-        assert 0.7 < h * w / (128 * 416) < 1.3 or min(h, w) == 96
+    model = make_model(canonical_focal=100.0)
+    estimator = DepthEstimator(model, EstimatorOptions(device="cpu", threads=1))
+    assert estimator.input_size == (96, 128)
+    rgb = np.zeros((480, 640, 3), np.uint8)
+    assert tuple(estimator.preprocess(rgb).shape[-2:]) == (96, 128)
+    camera = Intrinsics(500.0, 400.0, 320.0, 240.0, 640, 480)
+    fx, fy = 500.0 * 128 / 640, 400.0 * 96 / 480
+    assert estimator.metric_scale((480, 640), camera) == pytest.approx(np.sqrt(fx * fy) / 100)
+    forced = DepthEstimator(model, EstimatorOptions(device="cpu", threads=1,
+                                                    input_size=(112, 160)))
+    assert forced.input_size == (112, 160)
+    assert tuple(forced.preprocess(rgb).shape[-2:]) == (112, 160)

@@ -20,7 +20,6 @@ from ..geometry import Intrinsics
 from ..hardware import bf16_is_fast
 from ..model import S2RConfig, S2RDepthNet, load_checkpoint, load_official
 from .export import OnnxRuntimeNetwork, OpenVinoNetwork, exported_onnx
-from .input_size import network_input_size
 from .optimize import fold_model
 from .resize import RESIZERS, RESIZES
 
@@ -238,8 +237,8 @@ class DepthEstimator:
         self.fallback_reason: str | None = None
         self.options = options
         self.plan = plan
-        # Exported networks have a fixed input size: one per size, made on first use (a
-        # camera-aware model runs at each camera's aspect); eager networks take any size.
+        # Exported networks have a fixed input size: one per size, made on first use;
+        # eager networks take any size.
         self._exported: dict[tuple[int, int], object] = {}
         self._export_lock = threading.Lock()
         if plan.exported:
@@ -321,22 +320,23 @@ class DepthEstimator:
                     self._exported[height, width] = network
         return network
 
-    def input_size(self, image_height: int, image_width: int) -> tuple[int, int]:
-        """(height, width) the network sees for an image of this size.
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) the network sees: the ``input_size`` option, else the model's.
 
-        The configured size (``input_size`` option, else the model's), except that a
-        camera-aware model without an ``input_size`` option keeps the image's aspect
-        (:func:`.input_size.network_input_size`).
+        Every image is resized to it, whatever its aspect (the reference recipe). Camera-aware
+        models too: run at a 4:3 or 16:9 camera's own aspect instead, models trained on one
+        aspect scored 0.06-0.07 abs_rel worse on KITTI frames cropped to those aspects
+        (BENCHMARKS.md, "Other cameras"); their metres use the focal lengths at this size.
         """
         if self.options.input_size is not None:
             return self.options.input_size
-        return network_input_size(image_height, image_width, self.config)
+        return self.config.input_height, self.config.input_width
 
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
         """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
         rgb = check_rgb(rgb)
-        size = self.input_size(*rgb.shape[:2])
-        resized = RESIZERS[self.resize](rgb, *size)
+        resized = RESIZERS[self.resize](rgb, *self.input_size)
         # Normalised in numpy, on the calling thread: the same float32 arithmetic as
         # x.float() / 127.5 - 1, without waking the intra-op thread pool for a small array
         # (after an idle spell that wake-up alone cost 5-8 ms here). The HxWx3 array seen as
@@ -361,7 +361,7 @@ class DepthEstimator:
         if canonical is None or intrinsics is None:
             return 1.0
         height, width = image_size
-        net_height, net_width = self.input_size(height, width)
+        net_height, net_width = self.input_size
         fx = intrinsics.fx * net_width / width
         fy = intrinsics.fy * net_height / height
         return float(np.sqrt(fx * fy)) / canonical

@@ -132,7 +132,7 @@ class FrameProcessor:
         metric_scale = self.estimator.metric_scale((height, width), intrinsics)
         cap = self.estimator.config.max_depth * metric_scale
         saturated = depth >= cap * (1.0 - SATURATION_MARGIN)
-        self.mark_invalid(depth, saturated, s, *self.estimator.input_size(height, width))
+        self.mark_invalid(depth, saturated, s, *self.estimator.input_size)
         if intrinsics is not None:
             intrinsics = intrinsics.scaled(out_size[1], out_size[0])
         scale = NO_SCALE

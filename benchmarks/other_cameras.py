@@ -1,0 +1,86 @@
+"""Other cameras: squash every image to the model input, or keep the camera aspect.
+
+No real frames from 4:3 or 16:9 cameras with metric depth are at hand outdoors, so this makes
+them from the KITTI frames of ../shared/real_rgbd: a window of the full image height and the
+target aspect, centred on the principal point (cx shifted to match). Each model is scored on
+them two ways: the estimator's default (every image resized to the model's input size,
+whatever its aspect), and at the camera's own aspect with about the same pixel count
+(``EstimatorOptions(input_size=...)``). Prints scaled and raw abs_rel / delta1 per model,
+aspect and way; the camera reaches the estimator, so camera-aware models give their metres.
+
+    .venv/bin/python benchmarks/other_cameras.py outdoor runs/outdoor_ft/stage2/model.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from tqdm import tqdm
+
+from s2r_depth_ros.evaluation.metrics import PROTOCOLS
+from s2r_depth_ros.evaluation.runner import Evaluation, Frame, model_method
+from s2r_depth_ros.evaluation.sources import manifest_sources
+from s2r_depth_ros.geometry import Intrinsics
+from s2r_depth_ros.inference import open_estimator
+
+ASPECTS = {"3.3:1 (KITTI)": None, "16:9": 16 / 9, "4:3": 4 / 3}
+
+
+def crop_to_aspect(frame: Frame, aspect: float | None) -> Frame:
+    """The frame's full-height window of ``aspect`` (width / height) centred on cx."""
+    if aspect is None:
+        return frame
+    height, width = frame.rgb.shape[:2]
+    cam = frame.camera_at_image()
+    cols = min(width, int(round(height * aspect)))
+    left = int(round(min(max(cam.cx - cols / 2, 0), width - cols)))
+    # KITTI's depth has the image's size; guard anyway, the window is in RGB pixels.
+    if frame.gt.shape != (height, width):
+        raise ValueError(f"{frame.name}: ground truth {frame.gt.shape} is not the image size")
+    camera = Intrinsics(cam.fx, cam.fy, cam.cx - left, cam.cy, cols, height)
+    return Frame(name=frame.name, rgb=frame.rgb[:, left:left + cols].copy(),
+                 gt=frame.gt[:, left:left + cols].copy(), group=frame.group, camera=camera)
+
+
+def aspect_input_size(model_size: tuple[int, int], aspect: float) -> tuple[int, int]:
+    """About the model's pixel count at ``aspect``, sides multiples of 16 and at least 96."""
+    def side(value: float) -> int:
+        return max(96, int(round(value / 16)) * 16)
+    height = side(math.sqrt(model_size[0] * model_size[1] / aspect))
+    return height, side(height * aspect)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="model files or shipped names")
+    parser.add_argument("--manifest", default="../shared/real_rgbd/manifest.json")
+    args = parser.parse_args(argv)
+    frames = [s.load() for s in manifest_sources(args.manifest) if s.group == "outdoor"]
+    print(f"{len(frames)} KITTI frames; scaled = per-image median scaling, raw = the model's "
+          "metres")
+    print("| model | camera | network input | scaled abs_rel | delta1 | raw abs_rel | "
+          "raw delta1 |\n|---|---|---|---|---|---|---|")
+    for model in args.models:
+        squash = open_estimator(model, device="cpu", threads=1)
+        for label, aspect in ASPECTS.items():
+            ways = {"squash": squash}
+            if aspect is not None:
+                size = aspect_input_size(squash.input_size, aspect)
+                ways["keep aspect"] = open_estimator(model, device="cpu", threads=1,
+                                                     input_size=size)
+            evaluation = Evaluation({way: model_method(e) for way, e in ways.items()},
+                                    {"outdoor": PROTOCOLS["outdoor"]}, report_frames=0)
+            for frame in tqdm(frames, desc=f"{Path(model).name} {label}", leave=False):
+                evaluation.add(crop_to_aspect(frame, aspect))
+            for way, s in evaluation.summaries()["outdoor"].items():
+                h, w = ways[way].input_size
+                print(f"| {model} | {label} | {h}x{w} ({way}) | {s.scaled.abs_rel:.4f} | "
+                      f"{s.scaled.delta1:.3f} | {s.raw.abs_rel:.4f} | {s.raw.delta1:.3f} |",
+                      flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
