@@ -112,7 +112,11 @@ def test_error_by_distance_bins_pixels_by_ground_truth():
     bins = ErrorByDistance(0.0, 4.0, bins=2)
     bins.add(pixels)
     assert bins.means() == pytest.approx([1.0, 0.125])
+    # Geometric mean of prediction / GT: 2 in the near bin, sqrt(1 * 1.25) in the far one.
+    assert bins.ratios() == pytest.approx([2.0, np.sqrt(1.25)])
     assert bins.to_dict()["pixels"] == [1, 2]
+    assert bins.to_dict()["pred_over_gt"] == pytest.approx([2.0, np.sqrt(1.25)])
+    assert ErrorByDistance(0.0, 4.0, bins=2).ratios() == [None, None]
 
 
 def test_presets_and_domains():

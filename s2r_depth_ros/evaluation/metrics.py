@@ -240,28 +240,41 @@ def summarize(results: Iterable[FrameResult]) -> Summary:
 
 
 class ErrorByDistance:
-    """Mean absolute relative error per ground-truth distance bin, accumulated over images."""
+    """Error per ground-truth distance bin, accumulated over images.
+
+    Per bin: the mean absolute relative error, and the geometric mean of prediction / GT
+    (below 1: the model puts that range too near, as a model that compresses far depth does).
+    """
 
     def __init__(self, min_depth: float, max_depth: float, bins: int = 16) -> None:
         if bins < 1:
             raise ValueError(f"bins must be >= 1, got {bins}")
         self.edges = np.linspace(min_depth, max_depth, bins + 1)
         self.error_sum = np.zeros(bins)
+        self.log_ratio_sum = np.zeros(bins)
         self.counts = np.zeros(bins, np.int64)
 
     def add(self, pixels: ScoredPixels) -> None:
         """Add one image's valid pixels."""
-        index = np.clip(np.searchsorted(self.edges, pixels.gt, side="right") - 1, 0,
+        gt = pixels.gt.astype(np.float64)
+        index = np.clip(np.searchsorted(self.edges, gt, side="right") - 1, 0,
                         len(self.counts) - 1)
-        rel = np.abs(pixels.gt.astype(np.float64) - pixels.pred) / pixels.gt
+        rel = np.abs(gt - pixels.pred) / gt
         self.error_sum += np.bincount(index, weights=rel, minlength=len(self.counts))
+        self.log_ratio_sum += np.bincount(index, weights=np.log(pixels.pred / gt),
+                                          minlength=len(self.counts))
         self.counts += np.bincount(index, minlength=len(self.counts))
 
     def means(self) -> list[float | None]:
         """Mean abs_rel per bin; None for empty bins."""
         return [float(s / c) if c else None for s, c in zip(self.error_sum, self.counts)]
 
+    def ratios(self) -> list[float | None]:
+        """Geometric mean of prediction / GT per bin; None for empty bins."""
+        return [float(np.exp(s / c)) if c else None
+                for s, c in zip(self.log_ratio_sum, self.counts)]
+
     def to_dict(self) -> dict:
-        """Plain dict for JSON: bin edges (m), mean abs_rel and pixel count per bin."""
+        """Plain dict for JSON: edges (m), abs_rel, pred_over_gt and pixels per bin."""
         return {"edges_m": [float(e) for e in self.edges], "abs_rel": self.means(),
-                "pixels": [int(c) for c in self.counts]}
+                "pred_over_gt": self.ratios(), "pixels": [int(c) for c in self.counts]}

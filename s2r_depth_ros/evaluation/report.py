@@ -198,6 +198,11 @@ def render_report(evaluation: Evaluation, data: dict, title: str) -> str:
             centres = [float(c) for c in (edges[:-1] + edges[1:]) / 2]
             plots.append(svg_line_chart(distance, centres, "abs_rel against GT distance",
                                         "ground-truth depth (m)", "mean abs_rel"))
+            # Below 1 where the model puts a range too near (far depth compressed).
+            ratio = {m: d.ratios() for m, d in state.by_distance.items()}
+            plots.append(svg_line_chart(ratio, centres, "scaled prediction / GT against GT "
+                                        "distance", "ground-truth depth (m)",
+                                        "geometric mean ratio"))
         per_frame = {m: [r.scaled.abs_rel for r in results]
                      for m, results in state.results.items()}
         frame_index = list(range(len(state.frames)))
