@@ -479,16 +479,15 @@ def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, 
     assert all(same) != fresh
 
 
-@pytest.mark.parametrize("decoder", [False, True])
-def test_stage2_trains_the_structure_decoder_only_when_asked(tmp_path, tiny_checkpoint,
-                                                             decoder):
-    """stage2.train_struct_decoder: the structure decoder learns in stage 2 as well; the
-    structure encoder stays as loaded either way (the reference freezes both)."""
+@pytest.mark.parametrize("parts", ["none", "decoder", "all"])
+def test_stage2_trains_the_structure_branch_only_as_asked(tmp_path, tiny_checkpoint, parts):
+    """stage2.train_structure: none keeps the structure branch as loaded (the reference),
+    decoder trains its decoder as well, all its encoder too."""
     config = load_config(write_config(
         tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
         data={"length": 8, "val_length": 0},
         train={"steps": 2, "lr": 1e-2, "checkpoint_every": 2, "precision": "fp32"},
-        stage2={"fresh_depth_net": False, "train_struct_decoder": decoder}))
+        stage2={"fresh_depth_net": False, "train_structure": parts}))
     train(config, [2], tmp_path / "run", progress=False)
     before = load_checkpoint(tiny_checkpoint)
     after = load_checkpoint(tmp_path / "run" / "stage2" / "model.pt")
@@ -496,8 +495,10 @@ def test_stage2_trains_the_structure_decoder_only_when_asked(tmp_path, tiny_chec
     def moved(name: str) -> bool:
         return not all(torch.equal(a, b) for a, b in zip(
             getattr(before, name).parameters(), getattr(after, name).parameters()))
-    assert moved("struct_decoder") == decoder
-    assert not moved("struct_encoder")
+    assert moved("struct_decoder") == (parts != "none")
+    assert moved("struct_encoder") == (parts == "all")
+    with pytest.raises(ValueError, match="train_structure"):
+        load_config(write_config(tmp_path / "bad.yaml", stage2={"train_structure": True}))
     assert moved("attention") and moved("depth_net")
 
 

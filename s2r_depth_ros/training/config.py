@@ -105,7 +105,9 @@ DEFAULTS: dict[str, Any] = {
     "stage2": {
         "log_weight": 0.0,
         "fresh_depth_net": True,  # False: fine-tune the loaded model's DepthNet (model.init)
-        "train_struct_decoder": False,  # True: the structure decoder learns in stage 2 too
+        # What of the structure branch learns in stage 2 too: none (the reference), decoder,
+        # or all (encoder and decoder: the whole network fine-tunes end to end)
+        "train_structure": "none",
     },
     # Stage 2: depth metrics on real RGB-D frames every ``every`` steps, logged to
     # stage2/real_frames.csv (training/real_frames.py): a manifest.json (as
@@ -125,6 +127,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 STAGE_KEYS = {0: "stage0", 1: "stage1", 2: "stage2"}
+# stage2.train_structure -> the structure-branch modules stage 2 trains as well.
+STRUCTURE_PARTS = {"none": (), "decoder": ("struct_decoder",),
+                   "all": ("struct_encoder", "struct_decoder")}
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -200,6 +205,9 @@ def _validate(config: dict[str, Any]) -> None:
         raise ValueError("real_frames: give a manifest or rgb_dir/depth_dir, not both")
     if bool(real["rgb_dir"]) != bool(real["depth_dir"]):
         raise ValueError("real_frames: rgb_dir and depth_dir go together")
+    if config["stage2"]["train_structure"] not in STRUCTURE_PARTS:
+        raise ValueError(f"stage2.train_structure must be one of {sorted(STRUCTURE_PARTS)}, got "
+                         f"{config['stage2']['train_structure']!r}")
     if config["stage1"]["struct_depth_unit"] not in ("cm", "unit"):
         raise ValueError("stage1.struct_depth_unit must be 'cm' or 'unit'")
     if config["data"]["source"] not in ("synthetic", "factory"):

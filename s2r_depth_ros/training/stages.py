@@ -14,6 +14,7 @@ from torch import nn
 
 from ..model import S2RDepthNet
 from ..model.depth_net import DepthNet
+from .config import STRUCTURE_PARTS
 from .losses import centimetres_per_unit, depth_loss, struct_weighted_loss
 from .style import AdaINDecoder, StyleEncoder
 
@@ -216,8 +217,9 @@ class Stage2Attention(StageTask):
 
     The reference starts the DepthNet afresh; ``fresh_depth_net: false`` keeps the loaded
     model's, to fine-tune a complete model (``model.init``) on new data.
-    ``train_struct_decoder: true`` trains the structure decoder too (by the depth loss): in
-    the reference it is frozen here, so image augmentations of stage 2 never reach it.
+    ``train_structure`` (decoder, all) trains that part of the structure branch too, by the
+    depth loss: in the reference it is frozen here, so image augmentations of stage 2 never
+    reach it.
     """
 
     stage = 2
@@ -226,9 +228,9 @@ class Stage2Attention(StageTask):
 
     def __init__(self, model: S2RDepthNet, settings: dict[str, Any],
                  generator: torch.Generator) -> None:
-        self.train_struct_decoder = bool(settings["train_struct_decoder"])
-        if self.train_struct_decoder:
-            self.trainable_names = ("struct_decoder", *self.trainable_names)
+        structure_parts = STRUCTURE_PARTS[settings["train_structure"]]
+        self.trains_structure = bool(structure_parts)
+        self.trainable_names = (*structure_parts, *self.trainable_names)
         super().__init__(model)
         if settings["fresh_depth_net"]:
             # The reference re-creates the DepthNet here; a fresh one of the same shape does that.
@@ -243,7 +245,7 @@ class Stage2Attention(StageTask):
                           self.log_weight)
 
     def _predict(self, image: torch.Tensor):
-        with torch.set_grad_enabled(self.train_struct_decoder and torch.is_grad_enabled()):
+        with torch.set_grad_enabled(self.trains_structure and torch.is_grad_enabled()):
             structure = self.model.structure_map(image)
         attention = self.model.attention(image)
         return structure, attention, self.model.depth_net(structure * attention)
