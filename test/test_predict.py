@@ -249,3 +249,33 @@ def test_predict_pictures_show_input_and_limits_and_mirror_folders(tmp_path, tin
                      str(tmp_path / "plain"), "--no-colorbar", "--device", "cpu", "--quiet")
     assert result.returncode == 0, result.stderr
     assert np.asarray(Image.open(tmp_path / "plain" / "1.png")).shape == (height, width, 3)
+
+
+def test_predict_intrinsics_change_a_camera_aware_models_metres_as_the_focal_length_says(
+        tmp_path, real_manifest):
+    """--intrinsics FX FY CX CY (pixels of the input image): a camera-aware model's metres
+    follow sqrt(fx * fy) at the network's input size over its canonical focal length; without
+    them the camera is taken to be the canonical one."""
+    from s2r_depth_ros.model import save_checkpoint
+
+    model = make_model(canonical_focal=100.0)
+    checkpoint = save_checkpoint(model, tmp_path / "aware.pt",
+                                 provenance={"source": "test fixture"})
+    frame = real_frames(real_manifest, "kitti_tiny_packnet", 1)[0]
+    width, height = Image.open(frame).size
+    # The canonical camera (100 px at the 96x128 input) in the input image's pixels, and the
+    # same camera with a lens twice as long and one half as long in x only.
+    canonical = (100.0 * width / 128, 100.0 * height / 96)
+    cameras = {"canonical": canonical, "long": (2 * canonical[0], 2 * canonical[1]),
+               "wide_x": (canonical[0] / 2, canonical[1])}
+    depth = {}
+    for name, (fx, fy) in [*cameras.items(), ("none", (None, None))]:
+        camera = [] if fx is None else ["--intrinsics", str(fx), str(fy), str(width / 2),
+                                        str(height / 2)]
+        result = run_cli("predict", str(frame), "--model", str(checkpoint), "--device", "cpu",
+                         "--output", str(tmp_path / name), "--quiet", *camera)
+        assert result.returncode == 0, result.stderr
+        depth[name] = np.load(tmp_path / name / f"{frame.stem}.npy")
+    np.testing.assert_allclose(depth["none"], depth["canonical"], rtol=1e-5)
+    np.testing.assert_allclose(depth["long"], 2.0 * depth["canonical"], rtol=1e-5)
+    np.testing.assert_allclose(depth["wide_x"], np.sqrt(0.5) * depth["canonical"], rtol=1e-5)
