@@ -453,9 +453,33 @@ def test_canonical_targets_give_one_depth_for_two_focal_lengths():
     assert np.allclose(metres(half)[30:40, 20:100], 5.0, atol=1e-3)
     assert np.allclose(metres(full)[:3], 80.0, atol=1e-3)
     assert not full["valid"][0, -1, 0]
-    assert aspect_window(96, 256, 48, 128, 0.5, None) == (24, 64, 48, 128)
+    assert aspect_window(96, 256, 128 / 48, 0.5, None) == (24, 64, 48, 128)
     assert canonical_depth(np.array([10.0, 80.0, 0.0], np.float32), 100.0, 50.0,
                            80.0).tolist() == [5.0, 80.0, 0.0]
+
+
+def test_aspect_windows_are_squashed_with_the_canonical_depth_of_sqrt_fx_fy():
+    """augment.aspect_range: a full-height window of another aspect, squashed to the network
+    input as inference squashes a 4:3 camera; the canonical target uses sqrt(fx * fy) of the
+    squashed window, the focal lengths inference uses for that camera."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (96, 256, 3), dtype=np.uint8)
+    depth = np.full((96, 256), 20.0, np.float32)
+    intrinsics = (200.0, 200.0, 127.5, 47.5)
+    config = AugmentConfig(flip=False, rotate=False, color=False, aspect_range=(4 / 3, 4 / 3))
+    item = joint_augment(rgb, depth, 48, 128, 80.0, np.random.default_rng(1), config,
+                         intrinsics, 50.0)
+    assert item["image"].shape == (3, 48, 128)
+    # The 96x128 window at 48x128: fx 200, fy 100 -> 20 m * 50 / sqrt(200 * 100).
+    metres = ((item["depth"][0] + 1) / 2 * 80.0).numpy()
+    assert np.allclose(metres, 20.0 * 50.0 / np.sqrt(200.0 * 100.0), atol=1e-3)
+    # Evaluation (no rng) sees the whole image: f 100 at 128 wide -> 10 m.
+    whole = joint_augment(rgb, depth, 48, 128, 80.0, None, config, intrinsics, 50.0)
+    assert np.allclose(((whole["depth"][0] + 1) / 2 * 80.0).numpy(), 10.0, atol=1e-3)
+    with pytest.raises(ValueError, match="not both"):
+        AugmentConfig(crop_scale=(0.5, 1.0), aspect_range=(1.0, 2.0))
+    with pytest.raises(ValueError, match="aspect_range"):
+        AugmentConfig(aspect_range=(2.0, 1.0))
 
 
 

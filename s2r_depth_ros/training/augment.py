@@ -37,6 +37,11 @@ class AugmentConfig:
     # window's position and size change the focal length and principal point the network
     # sees, which the canonical-camera targets account for.
     crop_scale: tuple[float, float] | None = None
+    # Other cameras: a full-height window whose aspect (width / height) is drawn log-uniformly
+    # from this range, squashed to the network's input as inference squashes every camera
+    # (None: the whole image). Models trained on one aspect lose 0.05-0.13 abs_rel on
+    # squashed 4:3 and 16:9 views (BENCHMARKS.md, "Other cameras").
+    aspect_range: tuple[float, float] | None = None
     # Stages 1 and 2: the probability that the network sees the image restyled by
     # random_style (stage 0's style randomisation), so the attention branch, which looks at
     # the raw image, cannot rely on the renderer's look. 0: the reference.
@@ -57,6 +62,13 @@ class AugmentConfig:
             low, high = self.crop_scale
             if not 0.0 < low <= high <= 1.0:
                 raise ValueError(f"crop_scale must be 0 < low <= high <= 1, got {self.crop_scale}")
+        if self.aspect_range is not None:
+            low, high = self.aspect_range
+            if not 0.0 < low <= high:
+                raise ValueError(f"aspect_range must be 0 < low <= high, got {self.aspect_range}")
+            if self.crop_scale is not None:
+                raise ValueError("give crop_scale (windows of the network's aspect) or "
+                                 "aspect_range (windows of other aspects), not both")
 
 
 def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -82,15 +94,15 @@ def _rotate_depth(depth: np.ndarray, angle: float) -> np.ndarray:
                       dtype=np.float32)
 
 
-def aspect_window(image_height: int, image_width: int, height: int, width: int,
+def aspect_window(image_height: int, image_width: int, aspect: float,
                   scale: float, rng: np.random.Generator | None) -> tuple[int, int, int, int]:
-    """(top, left, rows, cols) of a window of the ``height`` x ``width`` aspect in the image.
+    """(top, left, rows, cols) of a window of ``aspect`` (width / height) in the image.
 
     ``scale`` is the window's size relative to the largest such window; the position is
     uniform (centred without ``rng``).
     """
-    cols = min(float(image_width), image_height * width / height) * scale
-    rows = max(1, int(round(cols * height / width)))
+    cols = min(float(image_width), image_height * aspect) * scale
+    rows = max(1, int(round(cols / aspect)))
     cols = max(1, int(round(cols)))
     rows, cols = min(rows, image_height), min(cols, image_width)
     if rng is None:
@@ -121,7 +133,8 @@ def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
     """Resize, flip, rotate and colour-jitter an RGB-D pair the way the reference trains.
 
     ``rng=None`` gives the evaluation transform (resize, or a centred full-size window with
-    ``config.crop_scale``, and normalise only). Returns ``image`` 3xHxW and ``depth`` 1xHxW,
+    ``config.crop_scale``, and normalise only; with ``aspect_range`` the whole image). Returns
+    ``image`` 3xHxW and ``depth`` 1xHxW,
     both in [-1, 1], and ``valid`` 1xHxW bool (the depth was > 0 before mapping; rotation
     corners are invalid and their depth is -1).
 
@@ -132,10 +145,16 @@ def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
     depth = np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
     image = Image.fromarray(rgb)
     src_h, src_w = rgb.shape[:2]
+    window = None
     if config.crop_scale is not None:
         low, high = config.crop_scale
         scale = float(rng.uniform(low, high)) if rng is not None else high
-        top, left, rows, cols = aspect_window(src_h, src_w, height, width, scale, rng)
+        window = aspect_window(src_h, src_w, width / height, scale, rng)
+    elif config.aspect_range is not None and rng is not None:
+        low, high = np.log(config.aspect_range)
+        window = aspect_window(src_h, src_w, float(np.exp(rng.uniform(low, high))), 1.0, rng)
+    if window is not None:
+        top, left, rows, cols = window
         image = image.crop((left, top, left + cols, top + rows))
         depth = depth[top:top + rows, left:left + cols]
         src_h, src_w = rows, cols

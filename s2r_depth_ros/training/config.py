@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
         "flip_p": 0.5, "rotate_p": 0.5, "rotate_degrees": 5.0, "color_p": 0.5,
         "color_low": 0.8,
         "crop_scale": None,  # [low, high]: random windows of the network's aspect (AugmentConfig)
+        "aspect_range": None,  # [low, high]: full-height windows of other aspects, squashed
         "style_p": 0.0,  # stages 1-2: share of images restyled (AugmentConfig)
         "dapple_p": 0.0,  # share of images with dappled shade and sun (AugmentConfig)
         "texture_p": 0.0,  # share of images with fine texture over parts (AugmentConfig)
