@@ -476,6 +476,12 @@ def test_aspect_windows_are_squashed_with_the_canonical_depth_of_sqrt_fx_fy():
     # Evaluation (no rng) sees the whole image: f 100 at 128 wide -> 10 m.
     whole = joint_augment(rgb, depth, 48, 128, 80.0, None, config, intrinsics, 50.0)
     assert np.allclose(((whole["depth"][0] + 1) / 2 * 80.0).numpy(), 10.0, atol=1e-3)
+    # aspect_p 0: every training image whole, as without aspect_range.
+    never = AugmentConfig(flip=False, rotate=False, color=False, aspect_range=(4 / 3, 4 / 3),
+                          aspect_p=0.0)
+    item = joint_augment(rgb, depth, 48, 128, 80.0, np.random.default_rng(1), never,
+                         intrinsics, 50.0)
+    assert np.allclose(((item["depth"][0] + 1) / 2 * 80.0).numpy(), 10.0, atol=1e-3)
     with pytest.raises(ValueError, match="not both"):
         AugmentConfig(crop_scale=(0.5, 1.0), aspect_range=(1.0, 2.0))
     with pytest.raises(ValueError, match="aspect_range"):

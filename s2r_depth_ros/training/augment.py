@@ -42,6 +42,7 @@ class AugmentConfig:
     # (None: the whole image). Models trained on one aspect lose 0.05-0.13 abs_rel on
     # squashed 4:3 and 16:9 views (BENCHMARKS.md, "Other cameras").
     aspect_range: tuple[float, float] | None = None
+    aspect_p: float = 1.0  # the share of training images given such a window
     # Stages 1 and 2: the probability that the network sees the image restyled by
     # random_style (stage 0's style randomisation), so the attention branch, which looks at
     # the raw image, cannot rely on the renderer's look. 0: the reference.
@@ -55,7 +56,7 @@ class AugmentConfig:
     texture_p: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("style_p", "dapple_p", "texture_p"):
+        for name in ("style_p", "dapple_p", "texture_p", "aspect_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.crop_scale is not None:
@@ -150,7 +151,8 @@ def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
         low, high = config.crop_scale
         scale = float(rng.uniform(low, high)) if rng is not None else high
         window = aspect_window(src_h, src_w, width / height, scale, rng)
-    elif config.aspect_range is not None and rng is not None:
+    elif (config.aspect_range is not None and rng is not None
+          and rng.random() < config.aspect_p):
         low, high = np.log(config.aspect_range)
         window = aspect_window(src_h, src_w, float(np.exp(rng.uniform(low, high))), 1.0, rng)
     if window is not None:

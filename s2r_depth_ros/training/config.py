@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
         "color_low": 0.8,
         "crop_scale": None,  # [low, high]: random windows of the network's aspect (AugmentConfig)
         "aspect_range": None,  # [low, high]: full-height windows of other aspects, squashed
+        "aspect_p": 1.0,  # ... for this share of the images (the rest: whole images)
         "style_p": 0.0,  # stages 1-2: share of images restyled (AugmentConfig)
         "dapple_p": 0.0,  # share of images with dappled shade and sun (AugmentConfig)
         "texture_p": 0.0,  # share of images with fine texture over parts (AugmentConfig)
