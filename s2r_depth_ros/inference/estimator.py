@@ -326,7 +326,7 @@ class DepthEstimator:
 
         Every image is resized to it, whatever its aspect (the reference recipe). Camera-aware
         models too: run at a 4:3 or 16:9 camera's own aspect instead, models trained on one
-        aspect scored 0.06-0.07 abs_rel worse on KITTI frames cropped to those aspects
+        aspect scored 0.05-0.13 abs_rel worse on KITTI frames cropped to those aspects
         (BENCHMARKS.md, "Other cameras"); their metres use the focal lengths at this size.
         """
         if self.options.input_size is not None:
