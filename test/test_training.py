@@ -488,7 +488,6 @@ def test_aspect_windows_are_squashed_with_the_canonical_depth_of_sqrt_fx_fy():
         AugmentConfig(aspect_range=(2.0, 1.0))
 
 
-
 @pytest.mark.parametrize("fresh", [True, False])
 def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, tiny_checkpoint,
                                                                        fresh):
@@ -527,9 +526,9 @@ def test_stage2_trains_the_structure_branch_only_as_asked(tmp_path, tiny_checkpo
             getattr(before, name).parameters(), getattr(after, name).parameters()))
     assert moved("struct_decoder") == (parts != "none")
     assert moved("struct_encoder") == (parts == "all")
+    assert moved("attention") and moved("depth_net")
     with pytest.raises(ValueError, match="train_structure"):
         load_config(write_config(tmp_path / "bad.yaml", stage2={"train_structure": True}))
-    assert moved("attention") and moved("depth_net")
 
 
 def test_real_frames_are_scored_during_stage2_and_a_resume_keeps_one_row_per_step(

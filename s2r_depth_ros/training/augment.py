@@ -37,10 +37,11 @@ class AugmentConfig:
     # window's position and size change the focal length and principal point the network
     # sees, which the canonical-camera targets account for.
     crop_scale: tuple[float, float] | None = None
-    # Other cameras: a full-height window whose aspect (width / height) is drawn log-uniformly
-    # from this range, squashed to the network's input as inference squashes every camera
-    # (None: the whole image). Models trained on one aspect lose 0.05-0.13 abs_rel on
-    # squashed 4:3 and 16:9 views (BENCHMARKS.md, "Other cameras").
+    # Other cameras: the largest window whose aspect (width / height) is drawn log-uniformly
+    # from this range (full height when narrower than the image), squashed to the network's
+    # input as inference squashes every camera (None: the whole image). Camera-aware models
+    # trained on one aspect got the metres of squashed 4:3 views 0.02-0.04 abs_rel worse than
+    # the shipped model (BENCHMARKS.md, "Fine-tuning: ... other aspects").
     aspect_range: tuple[float, float] | None = None
     aspect_p: float = 1.0  # the share of training images given such a window
     # Stages 1 and 2: the probability that the network sees the image restyled by
@@ -134,10 +135,9 @@ def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
     """Resize, flip, rotate and colour-jitter an RGB-D pair the way the reference trains.
 
     ``rng=None`` gives the evaluation transform (resize, or a centred full-size window with
-    ``config.crop_scale``, and normalise only; with ``aspect_range`` the whole image). Returns
-    ``image`` 3xHxW and ``depth`` 1xHxW,
-    both in [-1, 1], and ``valid`` 1xHxW bool (the depth was > 0 before mapping; rotation
-    corners are invalid and their depth is -1).
+    ``config.crop_scale``, and normalise only; with ``aspect_range`` the whole image).
+    Returns ``image`` 3xHxW and ``depth`` 1xHxW, both in [-1, 1], and ``valid`` 1xHxW bool
+    (the depth was > 0 before mapping; rotation corners are invalid and their depth is -1).
 
     With ``canonical_focal`` the depth targets are for the canonical camera (see
     :func:`canonical_depth`), using ``intrinsics`` (fx, fy, cx, cy of ``rgb``) carried
