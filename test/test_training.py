@@ -492,9 +492,11 @@ def test_aspect_windows_are_squashed_with_the_canonical_depth_of_sqrt_fx_fy():
 def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, tiny_checkpoint,
                                                                        fresh):
     """The reference starts stage 2's DepthNet afresh; fresh_depth_net false keeps the
-    loaded model's (fine-tuning), and canonical_focal carries the model into that space."""
+    loaded model's (fine-tuning); canonical_focal carries the model into that space and
+    max_depth to another range (outdoor weights fine-tuned indoors)."""
     config = load_config(write_config(
-        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint), "canonical_focal": 90.0},
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint), "canonical_focal": 90.0,
+                                    "max_depth": 12.0},
         data={"length": 8, "val_length": 0},
         train={"steps": 1, "lr": 1e-12, "checkpoint_every": 1, "precision": "fp32"},
         stage2={"fresh_depth_net": fresh}))
@@ -502,6 +504,7 @@ def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, 
     before = load_checkpoint(tiny_checkpoint)
     after = load_checkpoint(tmp_path / "run" / "stage2" / "model.pt")
     assert after.config.canonical_focal == 90.0
+    assert before.config.max_depth != 12.0 and after.config.max_depth == 12.0
     # Weights only: BatchNorm's running statistics move with any forward pass in training.
     same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(
         before.depth_net.parameters(), after.depth_net.parameters())]
@@ -568,6 +571,12 @@ def test_real_frames_settings_are_checked(tmp_path):
                               "not both"), ({"rgb_dir": "a"}, "go together")):
         with pytest.raises(ValueError, match=message):
             load_config(write_config(tmp_path / "bad.yaml", real_frames=section))
+
+
+@pytest.mark.parametrize("model", [{"max_depth": 0}, {"canonical_focal": "250"}])
+def test_model_overrides_must_be_positive_numbers(tmp_path, model):
+    with pytest.raises(ValueError, match=next(iter(model))):
+        load_config(write_config(tmp_path / "bad.yaml", model=model))
 
 
 def test_channels_last_is_refused_where_onednn_corrupts_memory():

@@ -2,7 +2,7 @@
 
 Layout (every key optional)::
 
-    model:  {preset, input_height, input_width, init, canonical_focal}
+    model:  {preset, input_height, input_width, init, canonical_focal, max_depth}
     data:   {source, domain, length, seed, height, width, val_length, val_seed, num_workers,
              factory, kwargs}
     augment: {flip, rotate, color, ...}           # see AugmentConfig
@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
         # Camera-aware metric depth: targets normalised to this focal length (pixels of the
         # network input); the model then needs the camera's intrinsics at inference.
         "canonical_focal": None,
+        # Metres at the network's full output (tanh = 1): None keeps the preset's, or the init
+        # checkpoint's. Setting it on an init model rescales what its output means, so only
+        # a fine-tune into another domain (outdoor weights to an indoor range) wants it.
+        "max_depth": None,
     },
     "data": {
         "source": "synthetic",  # or "factory": data.factory = "package.module:callable"
@@ -198,6 +202,10 @@ def _validate(config: dict[str, Any]) -> None:
                              f"{settings['ema_decay']!r}")
         if settings["precision"] not in ("auto", "fp32", "bf16"):
             raise ValueError(f"stage {stage}: precision must be 'auto', 'fp32' or 'bf16'")
+    for name in ("canonical_focal", "max_depth"):
+        value = config["model"][name]
+        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+            raise ValueError(f"model.{name} must be a positive number or null, got {value!r}")
     real = config["real_frames"]
     if real["group"] not in ("outdoor", "indoor"):
         raise ValueError("real_frames.group must be 'outdoor' or 'indoor'")

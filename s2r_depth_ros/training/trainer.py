@@ -135,6 +135,14 @@ def _gather(obj: Any, runtime: Runtime) -> list[Any]:
     return out
 
 
+def _model_overrides(cfg: S2RConfig, model_settings: dict[str, Any]) -> S2RConfig:
+    """``cfg`` with the config's canonical_focal and max_depth where they are set."""
+    for name in ("canonical_focal", "max_depth"):
+        if model_settings[name] is not None:
+            cfg = replace(cfg, **{name: float(model_settings[name])})
+    return cfg
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -233,9 +241,7 @@ class StageRun:
         cfg = preset(m["preset"])
         cfg = cfg.with_input(int(m["input_height"] or cfg.input_height),
                              int(m["input_width"] or cfg.input_width))
-        if m["canonical_focal"] is not None:
-            cfg = replace(cfg, canonical_focal=float(m["canonical_focal"]))
-        return S2RDepthNet(cfg)
+        return S2RDepthNet(_model_overrides(cfg, m))
 
     def _load_previous_model(self) -> S2RDepthNet | None:
         path = None
@@ -255,9 +261,8 @@ class StageRun:
         model.config = model.config.with_input(
             int(m["input_height"] or model.config.input_height),
             int(m["input_width"] or model.config.input_width))
-        if m["canonical_focal"] is not None:
-            # Fine-tuning a model into the canonical camera space (or to another focal).
-            model.config = replace(model.config, canonical_focal=float(m["canonical_focal"]))
+        # Fine-tuning a model into the canonical camera space (or to another focal, range).
+        model.config = _model_overrides(model.config, m)
         self.init_path = str(path)
         return model.train()
 
