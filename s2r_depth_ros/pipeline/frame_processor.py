@@ -158,8 +158,8 @@ class FrameProcessor:
         +inf: "no return beyond range": the network's saturation (found before any scale
         correction, so a factor cannot make it look like a measurement). NaN: no valid
         measurement: ``border_margin`` network-input pixels at each side of the image (the
-        shipped models predict the border too near: benchmarks/border_margin.py), scaled to
-        the depth's resolution.
+        shipped indoor model predicts the border too near: benchmarks/border_margin.py),
+        scaled to the depth's resolution.
         """
         depth[saturated] = np.inf
         if settings.border_margin:
