@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 from tqdm import tqdm
 
 from s2r_depth_ros.data.synth import SyntheticScenes
@@ -32,11 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--seed", type=int, default=424242, help="unused by every config")
     parser.add_argument("--bins", type=int, default=8)
+    parser.add_argument("--max-depth", type=float, help="range of the protocol (default: the "
+                        "domain's); pixels at or beyond the renderer's far limit stay unscored")
     args = parser.parse_args(argv)
     height, width = SIZES[args.domain]
     scenes = SyntheticScenes(domain=args.domain, length=args.frames, height=height,
                              width=width, seed=args.seed)
     protocol = PROTOCOLS[args.domain]
+    far_limit = protocol.max_depth  # the renderer's sky / far clamp: not a measurement
+    if args.max_depth is not None:
+        protocol = protocol.with_overrides(max_depth=args.max_depth)
     methods = {model: model_method(open_estimator(model, device="cpu", threads=1))
                for model in args.models}
     evaluation = Evaluation(methods, {args.domain: protocol}, report_frames=0,
@@ -44,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     for index in tqdm(range(args.frames), desc=f"{args.domain} scenes", unit="frame"):
         sample = scenes[index]
         camera = Intrinsics(sample.fx, sample.fy, sample.cx, sample.cy, width, height)
-        evaluation.add(Frame(name=f"{index:04d}", rgb=sample.rgb, gt=sample.depth,
+        gt = np.where(sample.depth < far_limit, sample.depth, 0.0).astype(np.float32)
+        evaluation.add(Frame(name=f"{index:04d}", rgb=sample.rgb, gt=gt,
                              group=args.domain, camera=camera))
     state = evaluation.groups[args.domain]
     print(f"{args.frames} held-out {args.domain} scenes at {height}x{width} (seed {args.seed})")

@@ -254,6 +254,33 @@ def test_eval_on_image_and_depth_folders(tmp_path, real_manifest, capsys):
     assert "manifest not found" in capsys.readouterr().err
 
 
+def test_eval_points_out_a_model_whose_too_far_scenes_the_clamp_flattens(tmp_path,
+                                                                         real_manifest, capsys):
+    """The street model puts rooms about 5x too far; the indoor protocol clamps its predictions
+    to 10 m before median scaling, which flatters it. eval says so, and --max-depth scores
+    the predictions as they are."""
+    rgb_dir, depth_dir = tmp_path / "rgb", tmp_path / "depth"
+    rgb_dir.mkdir()
+    depth_dir.mkdir()
+    entries = [e for e in real_manifest if e["dataset"] == "7scenes_tsdf_fusion_python"][:2]
+    for i, entry in enumerate(entries):
+        Image.open(REAL_RGBD / entry["rgb"]).save(rgb_dir / f"f{i}.png")
+        raw = cv2.imread(str(REAL_RGBD / entry["depth"]), cv2.IMREAD_UNCHANGED)
+        cv2.imwrite(str(depth_dir / f"f{i}.png"), raw)
+    scores = {}
+    for cap in ("10", "100"):
+        out = tmp_path / f"out{cap}"
+        assert main(["eval", "--model", "outdoor", "--no-baselines", "--device", "cpu",
+                     "--threads", "2", "--rgb-dir", str(rgb_dir), "--depth-dir", str(depth_dir),
+                     "--protocol", "indoor", "--max-depth", cap, "--intrinsics", "585", "585",
+                     "320", "240", "--output", str(out), "--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert ("flatters the scaled score" in err) == (cap == "10"), err
+        data = json.loads((out / "metrics.json").read_text())
+        scores[cap] = data["groups"]["indoor"]["methods"]["model"]["scaled"]["abs_rel"]
+    assert scores["10"] < scores["100"]
+
+
 def test_frame_plots_have_whole_number_ticks():
     from s2r_depth_ros.evaluation.report import svg_line_chart
 
