@@ -318,11 +318,18 @@ def test_missing_camera_info_policies(tmp_path, tiny_checkpoint):
     finally:
         s.close()
 
-    s = Session(tmp_path, tiny_checkpoint)  # geometry_when_available
+    # geometry_when_available, with a camera-aware model: the log says what its metres assume.
+    from conftest import make_model
+    from s2r_depth_ros.model import save_checkpoint
+
+    camera_aware = save_checkpoint(make_model(canonical_focal=100.0), tmp_path / "aware.pt",
+                                   provenance={"source": "test"})
+    s = Session(tmp_path, camera_aware)
     try:
         msg = image_msg(rgb_image(120, 160), "rgb8", stamp=9_000_000_000)
         assert s.request(msg, None) is not None
         assert not s.matching("/depth/points", msg) and not s.matching("/depth/camera_info", msg)
+        assert "metres assume the model's canonical camera (focal 100 px" in s.node.log()
     finally:
         s.close()
 

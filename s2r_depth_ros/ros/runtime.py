@@ -294,8 +294,13 @@ class DepthRuntime:
                 self.node.get_logger().warning("no valid camera_info yet: dropping frames (policy "
                                             "'require')", throttle_duration_sec=THROTTLE_S)
                 return None
+            # A camera-aware model's metres need the focal length: say what they assume.
+            canonical = self.processor.estimator.config.canonical_focal
+            assumed = ("" if canonical is None else f"; metres assume the model's canonical "
+                       f"camera (focal {canonical:g} px at the network input)")
             self.node.get_logger().warning("no valid camera_info yet: publishing depth without "
-                                        "camera_info and points", throttle_duration_sec=THROTTLE_S)
+                                           f"camera_info and points{assumed}",
+                                           throttle_duration_sec=THROTTLE_S)
         camera = intrinsics_from_camera_info(info) if info is not None else None
         stamp = stamp_ns(msg)
         sparse = None
