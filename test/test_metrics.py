@@ -228,16 +228,23 @@ def test_eval_on_real_manifest_with_model_and_baselines(tmp_path, tiny_checkpoin
     assert len(images) == 2 * 5  # one frame per group: RGB, prediction, GT, error, colour bar
 
 
-def test_eval_on_image_and_depth_folders(tmp_path, real_manifest, capsys):
+def kitchen_folders(tmp_path, real_manifest, images: int, with_depth: int):
+    """The first ``images`` 7-Scenes frames as an image folder, the first ``with_depth`` of
+    them with their depth in a same-stem depth folder (f0.png, f1.png, ...)."""
     rgb_dir, depth_dir = tmp_path / "rgb", tmp_path / "depth"
     rgb_dir.mkdir()
     depth_dir.mkdir()
-    entries = [e for e in real_manifest if e["dataset"] == "7scenes_tsdf_fusion_python"][:3]
-    for i, entry in enumerate(entries):
+    entries = [e for e in real_manifest if e["dataset"] == "7scenes_tsdf_fusion_python"]
+    for i, entry in enumerate(entries[:images]):
         Image.open(REAL_RGBD / entry["rgb"]).save(rgb_dir / f"f{i}.png")
-        if i < 2:  # the third image has no depth
+        if i < with_depth:
             raw = cv2.imread(str(REAL_RGBD / entry["depth"]), cv2.IMREAD_UNCHANGED)
             cv2.imwrite(str(depth_dir / f"f{i}.png"), raw)
+    return rgb_dir, depth_dir
+
+
+def test_eval_on_image_and_depth_folders(tmp_path, real_manifest, capsys):
+    rgb_dir, depth_dir = kitchen_folders(tmp_path, real_manifest, images=3, with_depth=2)
     out = tmp_path / "out"
     code = main(["eval", "--no-model", "--rgb-dir", str(rgb_dir), "--depth-dir", str(depth_dir),
                  "--protocol", "indoor", "--intrinsics", "585", "585", "320", "240",
@@ -259,14 +266,7 @@ def test_eval_points_out_a_model_whose_too_far_scenes_the_clamp_flattens(tmp_pat
     """The street model puts rooms about 5x too far; the indoor protocol clamps its predictions
     to 10 m before median scaling, which flatters it. eval says so, and --max-depth scores
     the predictions as they are."""
-    rgb_dir, depth_dir = tmp_path / "rgb", tmp_path / "depth"
-    rgb_dir.mkdir()
-    depth_dir.mkdir()
-    entries = [e for e in real_manifest if e["dataset"] == "7scenes_tsdf_fusion_python"][:2]
-    for i, entry in enumerate(entries):
-        Image.open(REAL_RGBD / entry["rgb"]).save(rgb_dir / f"f{i}.png")
-        raw = cv2.imread(str(REAL_RGBD / entry["depth"]), cv2.IMREAD_UNCHANGED)
-        cv2.imwrite(str(depth_dir / f"f{i}.png"), raw)
+    rgb_dir, depth_dir = kitchen_folders(tmp_path, real_manifest, images=2, with_depth=2)
     scores = {}
     for cap in ("10", "100"):
         out = tmp_path / f"out{cap}"
