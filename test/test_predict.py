@@ -275,6 +275,9 @@ def test_predict_intrinsics_change_a_camera_aware_models_metres_as_the_focal_len
         result = run_cli("predict", str(frame), "--model", str(checkpoint), "--device", "cpu",
                          "--output", str(tmp_path / name), "--quiet", *camera)
         assert result.returncode == 0, result.stderr
+        # Even with --quiet, the guess is said once.
+        assert ("metres assume its canonical camera (focal 100 px at the 96x128"
+                in result.stderr) == (fx is None), result.stderr
         depth[name] = np.load(tmp_path / name / f"{frame.stem}.npy")
     np.testing.assert_allclose(depth["none"], depth["canonical"], rtol=1e-5)
     np.testing.assert_allclose(depth["long"], 2.0 * depth["canonical"], rtol=1e-5)

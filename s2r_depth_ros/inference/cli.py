@@ -187,6 +187,12 @@ def run_predict(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"s2r-depth predict: note: {note}", file=sys.stderr)
     estimator = estimator_from_args(args)
+    canonical = estimator.config.canonical_focal
+    if canonical is not None and args.intrinsics is None:
+        print(f"s2r-depth predict: note: a camera-aware model without --intrinsics: metres "
+              f"assume its canonical camera (focal {canonical:g} px at the "
+              f"{estimator.input_size[0]}x{estimator.input_size[1]} network input)",
+              file=sys.stderr)
     out_dir = Path(args.output)
     failures = 0
     scales: dict[str, dict] = {}
