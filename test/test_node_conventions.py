@@ -156,6 +156,24 @@ def test_diagnostics_name_the_node_and_lazy_skips_are_not_a_warning(tmp_path, ti
         assert node.stop() == 0, node.log()
 
 
+def test_frames_still_in_flight_are_not_a_fault_but_unhandled_ones_are():
+    """A report taken between a frame's arrival and its lazy skip stays OK; more frames
+    without an outcome than the slot and the workers can hold is a WARN (a stuck node)."""
+    from s2r_depth_ros.ros.diagnostics import NodeStats, depth_status
+
+    def status(received: int, skipped: int) -> DiagnosticStatus:
+        stats = NodeStats(received=received, skipped_no_subscribers=skipped)
+        return depth_status("depth_node", "cpu", stats, {}, in_flight=2)
+
+    for received, skipped in ((3, 3), (3, 2), (3, 1)):
+        lazy = status(received, skipped)
+        assert lazy.level == DiagnosticStatus.OK and "lazy" in lazy.message
+    stuck = status(received=4, skipped=1)
+    assert stuck.level == DiagnosticStatus.WARN
+    assert stuck.message == "frames received, none processed"
+    assert status(received=2, skipped=0).level == DiagnosticStatus.OK  # both still in flight
+
+
 def serving_node(tmp_path, checkpoint) -> tuple[NodeProcess, Peer, Image]:
     domain = random_domain_id()
     node = NodeProcess(domain, {"model": str(checkpoint), "device": "cpu", "threads": 1,

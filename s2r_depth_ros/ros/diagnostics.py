@@ -39,19 +39,23 @@ class NodeStats:
 
 
 def depth_status(node_name: str, hardware_id: str, stats: NodeStats, extra: dict,
-                 recent_missing: int = 0) -> DiagnosticStatus:
+                 recent_missing: int = 0, in_flight: int = 0) -> DiagnosticStatus:
     """The node's status, named '<node name>: depth' as diagnostic_updater names its tasks.
 
     WARN only for faults: frames that arrive and are never processed for a reason other
     than nobody listening (lazy outputs skip those on purpose), or frames lost on the way
-    since the last report (``recent_missing``).
+    since the last report (``recent_missing``). Up to ``in_flight`` frames (the frame slot
+    and the inference workers) may have arrived without an outcome yet: a report taken
+    between a frame's arrival and its lazy skip is not a fault.
     """
     status = DiagnosticStatus(name=f"{node_name}: depth", hardware_id=hardware_id,
                               level=DiagnosticStatus.OK, message="ok")
-    if stats.received and not stats.processed and stats.skipped_no_subscribers < stats.received:
-        status.level, status.message = DiagnosticStatus.WARN, "frames received, none processed"
-    elif stats.received and stats.skipped_no_subscribers == stats.received:
-        status.message = "idle: nobody subscribes to an output (lazy)"
+    if stats.received and not stats.processed:
+        if stats.received - stats.skipped_no_subscribers > in_flight:
+            status.level, status.message = (DiagnosticStatus.WARN,
+                                            "frames received, none processed")
+        elif stats.skipped_no_subscribers:
+            status.message = "idle: nobody subscribes to an output (lazy)"
     if recent_missing:
         status.level = DiagnosticStatus.WARN
         status.message = (f"{recent_missing} frames lost before reaching the node "

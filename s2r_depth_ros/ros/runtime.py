@@ -374,7 +374,7 @@ class DepthRuntime:
                                   + self.stats.out_of_order,
                                   "inference_workers": self.workers,
                                   "camera_info_received": self.camera_info is not None},
-                              recent_missing=missing)
+                              recent_missing=missing, in_flight=1 + self.workers)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.node.get_clock().now().to_msg()
         self.diag_pub.publish(array)
