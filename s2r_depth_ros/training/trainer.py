@@ -136,7 +136,9 @@ def _gather(obj: Any, runtime: Runtime) -> list[Any]:
 
 
 def _model_overrides(cfg: S2RConfig, model_settings: dict[str, Any]) -> S2RConfig:
-    """``cfg`` with the config's canonical_focal and max_depth where they are set."""
+    """``cfg`` with the config's input size, canonical_focal and max_depth where they are set."""
+    cfg = cfg.with_input(int(model_settings["input_height"] or cfg.input_height),
+                         int(model_settings["input_width"] or cfg.input_width))
     for name in ("canonical_focal", "max_depth"):
         if model_settings[name] is not None:
             cfg = replace(cfg, **{name: float(model_settings[name])})
@@ -238,10 +240,7 @@ class StageRun:
     # ----------------------------------------------------------------- model set-up
     def _fresh_model(self) -> S2RDepthNet:
         m = self.config["model"]
-        cfg = preset(m["preset"])
-        cfg = cfg.with_input(int(m["input_height"] or cfg.input_height),
-                             int(m["input_width"] or cfg.input_width))
-        return S2RDepthNet(_model_overrides(cfg, m))
+        return S2RDepthNet(_model_overrides(preset(m["preset"]), m))
 
     def _load_previous_model(self) -> S2RDepthNet | None:
         path = None
@@ -258,10 +257,8 @@ class StageRun:
             return None
         model = load_checkpoint(path)
         m = self.config["model"]
-        model.config = model.config.with_input(
-            int(m["input_height"] or model.config.input_height),
-            int(m["input_width"] or model.config.input_width))
-        # Fine-tuning a model into the canonical camera space (or to another focal, range).
+        # Fine-tuning a model at another input size, into the canonical camera space (or to
+        # another focal), or to another range.
         model.config = _model_overrides(model.config, m)
         self.init_path = str(path)
         return model.train()
