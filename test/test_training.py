@@ -214,6 +214,41 @@ def test_losses_match_their_definitions():
     assert raw > 0.4999
 
 
+def test_gradient_term_sees_depth_edges_but_not_scale():
+    """log_gradient_loss: zero for the true map times any factor, positive for a smooth ramp
+    in place of a step (an object that does not stand out), and blind to invalid pixels."""
+    from s2r_depth_ros.training.losses import log_gradient_loss
+    metres = torch.full((1, 1, 16, 16), 20.0)
+    metres[..., 4:12, 4:12] = 5.0  # a near box in front of a wall
+    valid = torch.ones_like(metres, dtype=torch.bool)
+    for factor in (0.5, 1.0, 3.0):
+        assert log_gradient_loss((metres * factor).log() - metres.log(), valid) < 1e-6
+    ramp = torch.linspace(5.0, 20.0, 16).view(1, 1, 1, 16).expand_as(metres)
+    missed = log_gradient_loss(ramp.log() - metres.log(), valid)
+    assert missed > 0.1
+    # Through depth_loss, in its [-1, 1] units: a scaled prediction costs nothing extra.
+    unit = metres / 40.0 - 1
+    doubled = metres * 2 / 40.0 - 1
+    plain = depth_loss([doubled], unit, valid, 80.0)
+    assert torch.isclose(depth_loss([doubled], unit, valid, 80.0, grad_weight=5.0), plain)
+    assert depth_loss([ramp / 40.0 - 1], unit, valid, 80.0, grad_weight=1.0) > \
+        depth_loss([ramp / 40.0 - 1], unit, valid, 80.0) + 0.1
+    # Pairs touching an invalid pixel do not count.
+    hidden = valid.clone()
+    hidden[..., :, 3:13] = False
+    wild = metres.clone()
+    wild[..., :, 3:13] = 1000.0
+    assert log_gradient_loss(wild.log() - metres.log(), hidden) < 1e-6
+
+
+@pytest.mark.parametrize("section", [{"stage2": {"grad_weight": -1.0}},
+                                     {"stage1": {"log_weight": "0.5"}},
+                                     {"stage2": {"log_weight": None}}])
+def test_loss_weights_must_be_non_negative_numbers(tmp_path, section):
+    with pytest.raises(ValueError, match="must be a number >= 0"):
+        load_config(write_config(tmp_path / "bad.yaml", **section))
+
+
 def test_config_rejects_typos_and_applies_stage_overrides(tmp_path):
     with pytest.raises(ValueError, match="unknown training config key"):
         load_config(write_config(tmp_path / "bad.yaml", train={"step": 3}))

@@ -107,9 +107,11 @@ DEFAULTS: dict[str, Any] = {
         "struct_beta": 0.001,
         "struct_depth_unit": "cm",  # "cm" or "unit" (the reference's raw [-1, 1] depth)
         "log_weight": 0.0,  # weight of the log-depth L1 beside the L1 (0: the reference)
+        "grad_weight": 0.0,  # weight of the log-depth gradient matching term (0: the reference)
     },
     "stage2": {
         "log_weight": 0.0,
+        "grad_weight": 0.0,
         "fresh_depth_net": True,  # False: fine-tune the loaded model's DepthNet (model.init)
         # What of the structure branch learns in stage 2 too: none (the reference), decoder,
         # or all (encoder and decoder: the whole network fine-tunes end to end)
@@ -202,6 +204,11 @@ def _validate(config: dict[str, Any]) -> None:
                              f"{settings['ema_decay']!r}")
         if settings["precision"] not in ("auto", "fp32", "bf16"):
             raise ValueError(f"stage {stage}: precision must be 'auto', 'fp32' or 'bf16'")
+    for key in ("stage1", "stage2"):
+        for name in ("log_weight", "grad_weight"):
+            value = config[key][name]
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0):
+                raise ValueError(f"{key}.{name} must be a number >= 0, got {value!r}")
     for name in ("canonical_focal", "max_depth"):
         value = config["model"][name]
         if value is not None and not (isinstance(value, (int, float)) and value > 0):

@@ -180,11 +180,12 @@ class Stage1StructureDecoder(StageTask):
         self.units = (centimetres_per_unit(model.config.max_depth)
                       if settings["struct_depth_unit"] == "cm" else 1.0)
         self.log_weight = float(settings["log_weight"])
+        self.grad_weight = float(settings["grad_weight"])
 
     def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]
                    ) -> torch.Tensor:
         return depth_loss(depths, batch["depth"], batch["valid"], self.model.config.max_depth,
-                          self.log_weight)
+                          self.log_weight, self.grad_weight)
 
     def _predict(self, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         with torch.no_grad():
@@ -238,11 +239,12 @@ class Stage2Attention(StageTask):
             init_normal(model.depth_net, generator)
             model.depth_net.to(next(model.attention.parameters()).device)
         self.log_weight = float(settings["log_weight"])
+        self.grad_weight = float(settings["grad_weight"])
 
     def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]
                    ) -> torch.Tensor:
         return depth_loss(depths, batch["depth"], batch["valid"], self.model.config.max_depth,
-                          self.log_weight)
+                          self.log_weight, self.grad_weight)
 
     def _predict(self, image: torch.Tensor):
         with torch.set_grad_enabled(self.trains_structure and torch.is_grad_enabled()):
