@@ -32,8 +32,10 @@ def resize_valid(valid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def depth_loss(predictions: list[torch.Tensor], target: torch.Tensor, valid: torch.Tensor,
                max_depth: float, log_weight: float = 0.0, grad_weight: float = 0.0
                ) -> torch.Tensor:
-    """Sum over scales of the masked L1 in [-1, 1] units, plus ``log_weight`` x log-depth L1
-    and ``grad_weight`` x :func:`log_gradient_loss`.
+    """Sum over scales: masked L1 in [-1, 1] units, log-depth L1, log-depth gradients.
+
+    The weights of the last two are ``log_weight`` and ``grad_weight``
+    (:func:`log_gradient_loss`).
 
     Deliberate difference from the reference (an unmasked L1): pixels without ground truth
     (rotation corners, invalid depth) are left out. Trained unmasked, the network learns that
