@@ -161,31 +161,32 @@ def test_the_border_margin_is_nan_in_depth_and_points(tiny):
     assert np.all(np.isnan(cloud[border][:, :3])) and np.all(np.isfinite(cloud[~border][:, :3]))
 
 
-def test_the_default_border_margin_removes_the_near_border_of_a_real_frame(real_manifest):
-    # The indoor model on its own domain: on 7-Scenes frame-000250 it predicts its minimum,
-    # under 0.05 times the median, on the image border (benchmarks/border_margin.py: in bands
-    # 0-2 of the indoor frames 5-9 % of the pixels are under half the measured depth, 1.6 %
-    # inside).
-    import cv2
-
+def test_the_shipped_indoor_models_border_is_as_good_as_its_interior():
+    """Why border_margin defaults to 0: on real indoor frames the shipped indoor model's outer
+    3 network pixels are no more often badly too near than the rest (the first indoor model
+    put 5-9 % of them under half the measured depth against 1.6 % inside, and the node then
+    cut them by default: benchmarks/border_margin.py)."""
     from conftest import REAL_RGBD
+    from s2r_depth_ros.evaluation.sources import manifest_sources
     from s2r_depth_ros.inference import open_estimator
 
-    entry = next(e for e in real_manifest if e["rgb"].endswith("frame-000250.color.jpg"))
-    rgb = cv2.cvtColor(cv2.imread(str(REAL_RGBD / entry["rgb"])), cv2.COLOR_BGR2RGB)
-    camera = Intrinsics(entry["fx"], entry["fy"], entry["cx"], entry["cy"], rgb.shape[1],
-                        rgb.shape[0])
+    assert FrameSettings().border_margin == 0
     estimator = open_estimator("indoor", device="cpu", backend="eager", threads=2)
-    raw = FrameProcessor(estimator, NO_BORDER).process(rgb, camera).depth
-    v, u = np.unravel_index(np.nanargmin(raw), raw.shape)
-    assert min(v, u, raw.shape[0] - 1 - v, raw.shape[1] - 1 - u) == 0  # on the border
-    assert raw[v, u] < 0.1 * np.nanmedian(raw)
-    margin = FrameSettings().border_margin
-    assert margin > 0  # the node's default
-    frame = FrameProcessor(estimator, FrameSettings(border_margin=margin)).process(rgb, camera)
-    assert np.isnan(frame.depth[v, u])
-    # What is left has no border ring: its minimum is several times the raw one.
-    assert np.nanmin(frame.depth) > 3 * raw[v, u], (np.nanmin(frame.depth), raw[v, u])
+    frames = [s.load() for s in manifest_sources(REAL_RGBD / "manifest.json")
+              if s.group == "indoor"][::4]
+    near = {"band": [], "interior": []}
+    for frame in frames:
+        camera = frame.camera_at_image()
+        depth = FrameProcessor(estimator, NO_BORDER).process(frame.rgb, camera).depth
+        band = np.isnan(FrameProcessor(estimator, FrameSettings(border_margin=3))
+                        .process(frame.rgb, camera).depth)
+        valid = (frame.gt > 0) & np.isfinite(depth)
+        ratio = depth[valid] / frame.gt[valid]
+        too_near = ratio < 0.5 * np.median(ratio)
+        near["band"].append(too_near[band[valid]])
+        near["interior"].append(too_near[~band[valid]])
+    band, interior = (np.concatenate(near[k]).mean() for k in ("band", "interior"))
+    assert band < 0.03 and band < interior + 0.01, (band, interior)
 
 
 def sparse_samples(depth: np.ndarray, count: int, seed: int = 0) -> np.ndarray:

@@ -44,7 +44,7 @@ class FrameSettings:
     output_resolution: str = "input"  # input | model
     camera_info_policy: str = "geometry_when_available"
     assumed_hfov_deg: float = 90.0
-    border_margin: int = 4  # network-input pixels at each image side marked invalid
+    border_margin: int = 0  # network-input pixels at each image side marked invalid
     colormap: str = "turbo"
     colorize_min_depth: float = 0.0  # 0 = the frame's own range
     colorize_max_depth: float = 0.0
@@ -157,9 +157,9 @@ class FrameProcessor:
 
         +inf: "no return beyond range": the network's saturation (found before any scale
         correction, so a factor cannot make it look like a measurement). NaN: no valid
-        measurement: ``border_margin`` network-input pixels at each side of the image (the
-        shipped indoor model predicts the border too near: benchmarks/border_margin.py),
-        scaled to the depth's resolution.
+        measurement: ``border_margin`` network-input pixels at each side of the image,
+        scaled to the depth's resolution (for a model that predicts its border badly:
+        benchmarks/border_margin.py measures it).
         """
         depth[saturated] = np.inf
         if settings.border_margin:

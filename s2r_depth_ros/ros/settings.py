@@ -52,7 +52,7 @@ class NodeSettings:
     input_height: int = 0
     input_width: int = 0
     max_depth: float = 0.0
-    border_margin: int = 4
+    border_margin: int = 0
     output_resolution: str = "input"
     input_transport: str = "raw"
     camera_info_policy: str = "geometry_when_available"
