@@ -114,6 +114,30 @@ def test_outdoor_frames_have_sky_at_max_depth_and_near_road():
     assert np.median(near) < 15.0
 
 
+def test_label_maps_name_what_each_pixel_shows():
+    """render_scene_with_labels: the same frame as render_scene, sky exactly where the depth
+    is the far clamp, the road under the bottom rows, cars on the streets and furniture in
+    the rooms."""
+    street_classes, room_classes = set(), set()
+    for i in range(6):
+        sample, labels = synth.render_scene_with_labels("outdoor", H, W, frame_rng(3, i))
+        assert np.array_equal(sample.rgb, synth.render_scene("outdoor", H, W,
+                                                             frame_rng(3, i)).rgb)
+        assert labels.ids.shape == sample.depth.shape and labels.names[0] == "sky"
+        sky = labels.mask("sky")
+        assert np.all(sample.depth[sky] == 80.0)
+        assert np.array_equal(sky, synth.render_scene_with_sky("outdoor", H, W,
+                                                               frame_rng(3, i))[1])
+        assert labels.mask("ground")[-1].mean() > 0.3
+        street_classes |= {labels.names[k] for k in np.unique(labels.ids)}
+        _, room = synth.render_scene_with_labels("indoor", H, W, frame_rng(3, i))
+        room_classes |= {room.names[k] for k in np.unique(room.ids)}
+    assert {"ground", "car", "sky"} <= street_classes
+    assert "room" in room_classes and len(room_classes - {"room", "sky"}) >= 3
+    assert not synth.render_scene_with_labels("outdoor", H, W, frame_rng(3, 0))[1].mask(
+        "sofa").any()
+
+
 def _ground_z_depth(camera: Camera, row: int, col: int) -> float:
     """Z-depth of the ground seen by pixel (row, col), from the camera model alone."""
     x = (col - camera.cx) / camera.fx

@@ -951,7 +951,11 @@ def _sky_colours(scene: Scene, rays: _RayStrip, band: slice) -> list[np.ndarray]
 
 def render_linear(scene: Scene, camera: Camera
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ray-cast and shade a scene: (float linear RGB, z-depth clamped, sky = max; sky mask)."""
+    """Ray-cast and shade a scene: (float linear RGB, z-depth clamped, sky = max; hit map).
+
+    The hit map holds, per pixel, the number + 1 of the primitive seen (0: sky), so
+    ``scene.primitives[hit - 1].label`` says what it is.
+    """
     rays = Rays(camera)
     zbuf, index, faces = cast(scene, camera, rays)
     points = hit_points(camera, rays, zbuf)
@@ -959,10 +963,9 @@ def render_linear(scene: Scene, camera: Camera
     lit = shadow_mask_coarse(scene, camera, points, index, normals)
     ao = contact_occlusion(scene, camera, points)
     image = shade(scene, camera, rays, zbuf, index, normals, lit, ao)
-    sky = index == 0
     depth = np.minimum(zbuf, F32(scene.max_depth))
-    depth[sky] = scene.max_depth
-    return image, depth, sky
+    depth[index == 0] = scene.max_depth
+    return image, depth, index
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -972,5 +975,5 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def render(scene: Scene, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ray-cast a scene: (uint8 RGB, float32 z-depth clamped to max_depth with sky = max, sky)."""
-    image, depth, sky = render_linear(scene, camera)
-    return to_uint8(image), depth, sky
+    image, depth, hit = render_linear(scene, camera)
+    return to_uint8(image), depth, hit == 0

@@ -1380,20 +1380,39 @@ def _indoor_scene(rng: np.random.Generator, height: int, width: int) -> tuple[Sc
 
 # --------------------------------------------------------------------------- public API
 
-def render_scene_with_sky(domain: str, height: int, width: int, rng: np.random.Generator
-                          ) -> tuple[RGBDSample, np.ndarray]:
-    """Like :func:`render_scene`, also returning the boolean sky mask (no geometry hit)."""
+@dataclasses.dataclass
+class LabelMap:
+    """What each pixel of a rendering shows: ``names[ids[v, u]]`` ("sky", "car", "ground", ...)."""
+
+    ids: np.ndarray  # H x W int32 indices into names; 0 is the sky
+    names: list[str]
+
+    def mask(self, name: str) -> np.ndarray:
+        """Pixels showing ``name`` (all False when the scene has none)."""
+        return np.isin(self.ids, [i for i, n in enumerate(self.names) if n == name])
+
+
+def render_scene_with_labels(domain: str, height: int, width: int, rng: np.random.Generator
+                             ) -> tuple[RGBDSample, LabelMap]:
+    """Like :func:`render_scene`, also returning what each pixel shows (for statistics)."""
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; expected one of {', '.join(DOMAINS)}")
     if height < 8 or width < 8:
         raise ValueError(f"image size {height}x{width} is too small (minimum 8x8)")
     build = _outdoor_scene if domain == "outdoor" else _indoor_scene
     scene, camera = build(rng, int(height), int(width))
-    image, depth, sky = render_linear(scene, camera)
-    rgb = _camera_effects(rng, image, sky, domain == "outdoor")
+    image, depth, hit = render_linear(scene, camera)
+    rgb = _camera_effects(rng, image, hit == 0, domain == "outdoor")
     sample = RGBDSample(rgb=rgb, depth=depth, fx=float(camera.fx), fy=float(camera.fy),
                         cx=float(camera.cx), cy=float(camera.cy))
-    return sample, sky
+    return sample, LabelMap(hit, ["sky", *(p.label or "unlabelled" for p in scene.primitives)])
+
+
+def render_scene_with_sky(domain: str, height: int, width: int, rng: np.random.Generator
+                          ) -> tuple[RGBDSample, np.ndarray]:
+    """Like :func:`render_scene`, also returning the boolean sky mask (no geometry hit)."""
+    sample, labels = render_scene_with_labels(domain, height, width, rng)
+    return sample, labels.ids == 0
 
 
 def render_scene(domain: str, height: int, width: int, rng: np.random.Generator) -> RGBDSample:
