@@ -600,6 +600,23 @@ def test_real_frames_are_scored_during_stage2_and_a_resume_keeps_one_row_per_ste
         ("2", "2"), ("3", "2"), ("4", "2"), ("5", "2")]
 
 
+def test_real_frames_say_when_the_clamp_flatters_a_longer_range_model(tmp_path, capsys):
+    """The street model validated on rooms: the indoor protocol clamps its too-far rooms to
+    10 m before median scaling, which flatters the curve; the trainer says so once."""
+    from s2r_depth_ros.weights import shipped_model
+    section = {"manifest": str(REAL_RGBD / "manifest.json"), "group": "indoor", "every": 1,
+               "limit": 2}
+    config = load_config(write_config(
+        tmp_path / "c.yaml", model={"init": str(shipped_model("outdoor"))},
+        data={"length": 4, "val_length": 0}, stage2={"fresh_depth_net": False},
+        train={"steps": 2, "lr": 1e-7, "precision": "fp32"}, real_frames=section))
+    train(config, [2], tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert err.count("flatters the scaled score") == 1, err
+    assert "real_frames (indoor) at step 1" in err
+    assert len(read_log(tmp_path / "run" / "stage2" / "real_frames.csv")) == 2
+
+
 def test_real_frames_settings_are_checked(tmp_path):
     for section, message in (({"group": "street"}, "group"), ({"every": 0}, "every"),
                              ({"manifest": "m.json", "rgb_dir": "a", "depth_dir": "b"},

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..inference.cli import add_model_arguments, estimator_from_args
 from .baselines import BASELINES
-from .metrics import CROPS, PROTOCOLS, Protocol, protocol_for_depth
+from .metrics import CROPS, PROTOCOLS, Protocol, clamp_flattery, protocol_for_depth
 from .runner import DepthMethod, Evaluation, Frame, baseline_method, model_method
 from .scale_eval import (
     ScaleEvalConfig,
@@ -129,25 +129,15 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _note_clamped_ranges(evaluation: Evaluation, info: dict) -> None:
-    """Point out a model whose too-far predictions the protocol's clamp flattens.
-
-    The S2R protocol clamps predictions to its range before median scaling. A model of a
-    longer range that puts a scene several times too far (a street model in rooms) then has
-    most of each frame at the clamp, and a flattened map scores far better after scaling
-    than its own predictions would (0.24 against 0.66 for the street model on the real rooms).
-    """
+    """Point out a model whose too-far predictions the protocol's clamp flattens."""
     if "model" not in info:
         return
     for group, methods in evaluation.summaries().items():
-        protocol = evaluation.groups[group].protocol
         summary = methods.get("model")
-        if (summary is not None and info["model"]["max_depth"] > protocol.max_depth
-                and summary.median_scale < 0.5):
-            _note("eval", f"{group}: the model puts these scenes {1 / summary.median_scale:.1f}x "
-                  f"too far (median scale {summary.median_scale:.2f}) and the protocol clamps "
-                  f"its predictions to {protocol.max_depth:g} m before median scaling, which "
-                  "flattens them and flatters the scaled score; --max-depth M scores them "
-                  "unclamped")
+        why = summary and clamp_flattery(summary, evaluation.groups[group].protocol,
+                                         info["model"]["max_depth"])
+        if why:
+            _note("eval", f"{group}: {why}; --max-depth M scores them unclamped")
 
 
 def _note(command: str, text: str) -> None:

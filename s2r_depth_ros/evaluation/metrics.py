@@ -239,6 +239,23 @@ def summarize(results: Iterable[FrameResult]) -> Summary:
                    median_scale=float(np.median([r.scale for r in results])))
 
 
+def clamp_flattery(summary: Summary, protocol: Protocol, model_max_depth: float
+                   ) -> str | None:
+    """Why a scaled score may flatter a longer-range model, or None when it does not.
+
+    The S2R protocol clamps predictions to its range before median scaling. A model of a
+    longer range that puts a scene several times too far (a street model in rooms) then has
+    most of each frame at the clamp, and a flattened map scores far better after scaling
+    than its own predictions would (0.24 against 0.66 for the street model on the real rooms).
+    """
+    if model_max_depth <= protocol.max_depth or summary.median_scale >= 0.5:
+        return None
+    return (f"the model puts these scenes {1 / summary.median_scale:.1f}x too far (median "
+            f"scale {summary.median_scale:.2f}) and the protocol clamps its predictions to "
+            f"{protocol.max_depth:g} m before median scaling, which flattens them and flatters "
+            "the scaled score")
+
+
 class ErrorByDistance:
     """Error per ground-truth distance bin, accumulated over images.
 

@@ -10,10 +10,11 @@ of real frames for the final numbers.
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..evaluation.metrics import protocol_for_domain
+from ..evaluation.metrics import Summary, clamp_flattery, protocol_for_domain
 from ..evaluation.runner import Evaluation, Frame, model_method
 from ..evaluation.sources import folder_sources, manifest_sources
 from ..inference.estimator import DepthEstimator, EstimatorOptions
@@ -39,6 +40,7 @@ class RealFrameValidation:
         self.frames, self.every = frames, int(every)
         self.group, self.protocol = group, protocol_for_domain(group)
         self._started = False
+        self._warned = False  # the clamp note is said once per run
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> RealFrameValidation | None:
@@ -54,17 +56,17 @@ class RealFrameValidation:
         return cls([s.load() for s in sources[:section["limit"]]], group,
                    int(section["every"]))
 
-    def metrics(self, estimator: DepthEstimator) -> dict[str, float]:
-        """Mean scaled and raw abs_rel / delta1 of ``estimator`` over the frames."""
-        # The engine of ``s2r-depth eval``, so the numbers are the ones it would report.
+    def summary(self, estimator: DepthEstimator) -> Summary:
+        """``estimator`` scored over the frames by the engine of ``s2r-depth eval``."""
         evaluation = Evaluation({"model": model_method(estimator)},
                                 {self.group: self.protocol}, report_frames=0)
         for frame in self.frames:
             evaluation.add(frame)
-        summary = evaluation.summaries()[self.group]["model"]
-        return {"frames": summary.frames, "abs_rel": summary.scaled.abs_rel,
-                "delta1": summary.scaled.delta1, "raw_abs_rel": summary.raw.abs_rel,
-                "raw_delta1": summary.raw.delta1}
+        return evaluation.summaries()[self.group]["model"]
+
+    def metrics(self, estimator: DepthEstimator) -> dict[str, float]:
+        """Mean scaled and raw abs_rel / delta1 of ``estimator`` over the frames."""
+        return _row(self.summary(estimator))
 
     def __call__(self, run: StageRun) -> None:
         total = int(run.settings["steps"])
@@ -78,7 +80,13 @@ class RealFrameValidation:
         # fp32 eager on the training device; the estimator works on an eval-mode copy.
         device = "cpu" if run.runtime.device.type == "cpu" else str(run.runtime.device)
         estimator = DepthEstimator(run.delivered_model, EstimatorOptions(device=device))
-        row = {"step": run.step, **self.metrics(estimator)}
+        summary = self.summary(estimator)
+        why = clamp_flattery(summary, self.protocol, estimator.config.max_depth)
+        if why and not self._warned:
+            print(f"s2r-depth train: note: real_frames ({self.group}) at step {run.step}: {why}; "
+                  "its scaled numbers look better than the depth is", file=sys.stderr)
+            self._warned = True
+        row = {"step": run.step, **_row(summary)}
         new = not path.is_file()
         with path.open("a", newline="") as handle:
             writer = csv.writer(handle)
@@ -97,3 +105,10 @@ class RealFrameValidation:
         kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) < step]
         with path.open("w", newline="") as handle:
             csv.writer(handle).writerows(kept)
+
+
+def _row(summary: Summary) -> dict[str, float]:
+    """The CSV's numbers (all columns but the step) of one scoring."""
+    return {"frames": summary.frames, "abs_rel": summary.scaled.abs_rel,
+            "delta1": summary.scaled.delta1, "raw_abs_rel": summary.raw.abs_rel,
+            "raw_delta1": summary.raw.delta1}
