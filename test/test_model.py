@@ -172,6 +172,33 @@ def test_config_validation():
         S2RConfig.from_dict({"name": "x", "colour": 3})
     with pytest.raises(ValueError, match="unknown model preset"):
         preset("huge")
+    for bad in (0, 2.0):
+        with pytest.raises(ValueError, match="structure_channels"):
+            S2RConfig(structure_channels=bad)
+
+
+def test_a_wider_structure_map_starts_from_the_same_depth(tmp_path):
+    """with_structure_channels: the decoder gives more channels and DP reads them, yet the
+    widened model computes exactly the old depth until training moves the new weights; it
+    saves and loads like any model, and never narrows."""
+    model = make_model("lite", 96, 128, seed=5)
+    wide = model.with_structure_channels(4, torch.Generator().manual_seed(0)).eval()
+    assert wide.config.structure_channels == 4 and model.config.structure_channels == 1
+    x = torch.rand(2, 3, 96, 128) * 2 - 1
+    with torch.no_grad():
+        outputs = wide.forward_all(x)
+        assert outputs.structure.shape == (2, 4, 96, 128)
+        assert outputs.structure[:, 1:].std() > 0  # the new channels carry something
+        assert torch.equal(wide(x), model(x))
+        # The depth network does read them once its weights for them are not zero.
+        wide.depth_net.conv1[1].weight.data[:, 1:] += 0.1
+        assert not torch.allclose(wide(x), model(x))
+    loaded = load_checkpoint(save_checkpoint(wide, tmp_path / "wide.pt"))
+    assert loaded.config.structure_channels == 4
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(x), wide(x))
+    with pytest.raises(ValueError, match="cannot narrow"):
+        wide.with_structure_channels(2)
 
 
 def test_every_image_is_resized_to_the_model_input_and_metres_use_that_size():

@@ -617,6 +617,33 @@ def test_real_frames_say_when_the_clamp_flatters_a_longer_range_model(tmp_path, 
     assert len(read_log(tmp_path / "run" / "stage2" / "real_frames.csv")) == 2
 
 
+def test_fine_tuning_widens_the_structure_map_of_an_init_model(tmp_path, tiny_checkpoint):
+    """model.structure_channels on an init model: stage 2 starts from its exact depth with a
+    wider structure map, trains it, and delivers a model predict loads (the preview shows the
+    first structure channel, not three channels as an image)."""
+    config = load_config(write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint), "structure_channels": 3},
+        data={"length": 8, "val_length": 2}, stage2={"fresh_depth_net": False},
+        train={"steps": 2, "precision": "fp32", "preview_every": 1, "val_every": 1}))
+    train(config, [2], tmp_path / "run", progress=False)
+    rows = read_log(tmp_path / "run" / "stage2" / "log.csv")
+    narrow = load_config(write_config(
+        tmp_path / "n.yaml", model={"init": str(tiny_checkpoint)},
+        data={"length": 8, "val_length": 2}, stage2={"fresh_depth_net": False},
+        train={"steps": 1, "precision": "fp32", "val_every": 1}))
+    train(narrow, [2], tmp_path / "narrow", progress=False)
+    # Held-out loss before the first step: the same model, so the same number.
+    assert rows[0]["held_out"] == read_log(tmp_path / "narrow" / "stage2" / "log.csv")[0][
+        "held_out"]
+    model = load_checkpoint(tmp_path / "run" / "stage2" / "model.pt")
+    assert model.config.structure_channels == 3
+    assert list((tmp_path / "run" / "stage2" / "previews").glob("*.png"))
+    estimator = DepthEstimator.from_checkpoint(tmp_path / "run" / "stage2" / "model.pt",
+                                               device="cpu")
+    depth = estimator.predict(SyntheticScenes("outdoor", length=1, height=60, width=80)[0].rgb)
+    assert depth.shape == (60, 80) and np.isfinite(depth).all()
+
+
 def test_real_frames_settings_are_checked(tmp_path):
     for section, message in (({"group": "street"}, "group"), ({"every": 0}, "every"),
                              ({"manifest": "m.json", "rgb_dir": "a", "depth_dir": "b"},
@@ -625,7 +652,8 @@ def test_real_frames_settings_are_checked(tmp_path):
             load_config(write_config(tmp_path / "bad.yaml", real_frames=section))
 
 
-@pytest.mark.parametrize("model", [{"max_depth": 0}, {"canonical_focal": "250"}])
+@pytest.mark.parametrize("model", [{"max_depth": 0}, {"canonical_focal": "250"},
+                                   {"structure_channels": 0}, {"structure_channels": 2.5}])
 def test_model_overrides_must_be_positive_numbers(tmp_path, model):
     with pytest.raises(ValueError, match=next(iter(model))):
         load_config(write_config(tmp_path / "bad.yaml", model=model))

@@ -23,6 +23,10 @@ class S2RConfig:
     encoder_res_blocks: int = 4
     # STE structure decoder: two up-projections, then a 3x3 conv to one channel.
     decoder_widths: tuple[int, int] = (128, 64)
+    # Channels of the structure map handed (times the attention map) to the depth network:
+    # 1 in the paper, an edge-like map with nothing to read inside an object's outline. More
+    # channels are an option for this project's own models; official checkpoints keep 1.
+    structure_channels: int = 1
     # Kernel of the up-projection's wide convolutions (5 in the paper) for both decoders.
     upproj_kernel: int = 5
     # DSA: DRN-D-22 encoder widths and the attention decoder's three up-projection widths.
@@ -57,6 +61,9 @@ class S2RConfig:
             raise ValueError(f"canonical_focal must be positive, got {self.canonical_focal}")
         if len(self.dsa_widths) != 8:
             raise ValueError("dsa_widths needs 8 entries (DRN layer0..layer7)")
+        if not (isinstance(self.structure_channels, int) and self.structure_channels >= 1):
+            raise ValueError(f"structure_channels must be an integer >= 1, got "
+                             f"{self.structure_channels!r}")
         if self.upproj_kernel % 2 == 0:
             raise ValueError("upproj_kernel must be odd")
 

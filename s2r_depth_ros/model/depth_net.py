@@ -98,14 +98,17 @@ class OutputHead(nn.Module):
 
 
 class DepthNet(nn.Module):
-    """One-channel input -> four tanh depth maps at 1/8, 1/4, 1/2 and full resolution."""
+    """Structure x attention -> four tanh depth maps at 1/8, 1/4, 1/2 and full resolution.
 
-    def __init__(self, ngf: int = 64, center_blocks: int = 3) -> None:
+    The input has ``in_channels`` channels: the structure map's (one in the paper).
+    """
+
+    def __init__(self, ngf: int = 64, center_blocks: int = 3, in_channels: int = 1) -> None:
         super().__init__()
         act = nn.PReLU()
         self.conv1 = nn.Sequential(
             nn.ReflectionPad2d(3),
-            nn.Conv2d(1, ngf, 7, bias=False),
+            nn.Conv2d(in_channels, ngf, 7, bias=False),
             nn.BatchNorm2d(ngf),
             act,
             nn.AvgPool2d(2, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import torch
@@ -16,7 +17,7 @@ from .structure import StructureDecoder, StructureEncoder
 class S2ROutputs(NamedTuple):
     """Every intermediate a trainer or a visualiser may want."""
 
-    structure: torch.Tensor  # B x 1 x H x W in (0, 1)
+    structure: torch.Tensor  # B x structure_channels x H x W in (0, 1)
     attention: torch.Tensor  # B x 1 x H x W in (0, 1)
     depths: list[torch.Tensor]  # tanh maps at 1/8, 1/4, 1/2, 1 of the input size
 
@@ -30,9 +31,11 @@ class S2RDepthNet(nn.Module):
         k = config.upproj_kernel
         self.struct_encoder = StructureEncoder(config.encoder_dim, config.encoder_res_blocks)
         self.struct_decoder = StructureDecoder(self.struct_encoder.out_channels,
-                                               config.decoder_widths, k)
+                                               config.decoder_widths, k,
+                                               config.structure_channels)
         self.attention = DepthAttention(config.dsa_widths, config.dsa_decoder_widths, k)
-        self.depth_net = DepthNet(config.depth_ngf, config.depth_center_blocks)
+        self.depth_net = DepthNet(config.depth_ngf, config.depth_center_blocks,
+                                  config.structure_channels)
 
     def structure_map(self, image: torch.Tensor) -> torch.Tensor:
         """STE: the depth-specific structure map in (0, 1)."""
@@ -47,6 +50,34 @@ class S2RDepthNet(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Full-resolution depth in tanh units, B x 1 x H x W."""
         return self.forward_all(image).depths[-1]
+
+    def with_structure_channels(self, channels: int, generator: torch.Generator | None = None
+                                ) -> S2RDepthNet:
+        """A copy with a structure map of ``channels`` channels that computes the same depth.
+
+        The existing channels keep their weights; each new one gets a small random filter in
+        the structure decoder and zero weights where the depth network reads it, so training
+        starts from this model's exact output and can learn to use the new channels.
+        """
+        old = self.config.structure_channels
+        if channels < old:
+            raise ValueError(f"cannot narrow the structure map from {old} to {channels} "
+                             "channels")
+        wider = S2RDepthNet(replace(self.config, structure_channels=channels))
+        state = wider.state_dict()
+        for name, value in self.state_dict().items():
+            if state[name].shape == value.shape:
+                state[name] = value.clone()
+        decoder_w = state["struct_decoder.conv.weight"]
+        decoder_w[:old] = self.struct_decoder.conv.weight.detach()
+        decoder_w[old:] = torch.randn(decoder_w[old:].shape, generator=generator) * 0.02
+        state["struct_decoder.conv.bias"][:old] = self.struct_decoder.conv.bias.detach()
+        state["struct_decoder.conv.bias"][old:] = 0.0
+        reader = state["depth_net.conv1.1.weight"]
+        reader[:, :old] = self.depth_net.conv1[1].weight.detach()
+        reader[:, old:] = 0.0
+        wider.load_state_dict(state)
+        return wider.train(self.training)
 
     def to_metres(self, tanh_depth: torch.Tensor) -> torch.Tensor:
         """Map the network's [-1, 1] output linearly to [0, max_depth] metres."""

@@ -67,11 +67,11 @@ class StructureDecoder(nn.Module):
     """Structure code -> structure map in (0, 1) at 4x the code's resolution."""
 
     def __init__(self, in_channels: int = 256, widths: tuple[int, int] = (128, 64),
-                 kernel: int = 5) -> None:
+                 kernel: int = 5, out_channels: int = 1) -> None:
         super().__init__()
         self.up1 = UpProjection(in_channels, widths[0], kernel)
         self.up2 = UpProjection(widths[0], widths[1], kernel)
-        self.conv = nn.Conv2d(widths[1], 1, 3)
+        self.conv = nn.Conv2d(widths[1], out_channels, 3)
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         h, w = code.shape[-2:]

@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
         # checkpoint's. Setting it on an init model rescales what its output means, so only
         # a fine-tune into another domain (outdoor weights to an indoor range) wants it.
         "max_depth": None,
+        # Channels of the structure map (model/config.py): None keeps the preset's or the init
+        # checkpoint's (1); more widens an init model without changing its output.
+        "structure_channels": None,
     },
     "data": {
         "source": "synthetic",  # or "factory": data.factory = "package.module:callable"
@@ -213,6 +216,11 @@ def _validate(config: dict[str, Any]) -> None:
         value = config["model"][name]
         if value is not None and not (isinstance(value, (int, float)) and value > 0):
             raise ValueError(f"model.{name} must be a positive number or null, got {value!r}")
+    channels = config["model"]["structure_channels"]
+    if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)
+                                 or channels < 1):
+        raise ValueError(f"model.structure_channels must be an integer >= 1 or null, got "
+                         f"{channels!r}")
     real = config["real_frames"]
     if real["group"] not in ("outdoor", "indoor"):
         raise ValueError("real_frames.group must be 'outdoor' or 'indoor'")

@@ -209,7 +209,7 @@ class Stage1StructureDecoder(StageTask):
     @torch.no_grad()
     def preview_maps(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         structure, depths = self._predict(batch["image"][:1])
-        return {"image": batch["image"][0], "structure": structure[0],
+        return {"image": batch["image"][0], "structure": structure[0, :1],
                 "predicted depth": depths[-1][0], "ground truth": batch["depth"][0]}
 
 
@@ -235,7 +235,8 @@ class Stage2Attention(StageTask):
         super().__init__(model)
         if settings["fresh_depth_net"]:
             # The reference re-creates the DepthNet here; a fresh one of the same shape does that.
-            model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks)
+            model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks,
+                                       model.config.structure_channels)
             init_normal(model.depth_net, generator)
             model.depth_net.to(next(model.attention.parameters()).device)
         self.log_weight = float(settings["log_weight"])
@@ -264,7 +265,7 @@ class Stage2Attention(StageTask):
     @torch.no_grad()
     def preview_maps(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         structure, attention, depths = self._predict(batch["image"][:1])
-        return {"image": batch["image"][0], "structure": structure[0],
+        return {"image": batch["image"][0], "structure": structure[0, :1],
                 "attention": attention[0], "predicted depth": depths[-1][0],
                 "ground truth": batch["depth"][0]}
 

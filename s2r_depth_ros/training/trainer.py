@@ -240,7 +240,10 @@ class StageRun:
     # ----------------------------------------------------------------- model set-up
     def _fresh_model(self) -> S2RDepthNet:
         m = self.config["model"]
-        return S2RDepthNet(_model_overrides(preset(m["preset"]), m))
+        cfg = _model_overrides(preset(m["preset"]), m)
+        if m["structure_channels"] is not None:
+            cfg = replace(cfg, structure_channels=m["structure_channels"])
+        return S2RDepthNet(cfg)
 
     def _load_previous_model(self) -> S2RDepthNet | None:
         path = None
@@ -260,6 +263,10 @@ class StageRun:
         # Fine-tuning a model at another input size, into the canonical camera space (or to
         # another focal), or to another range.
         model.config = _model_overrides(model.config, m)
+        channels = m["structure_channels"]
+        if channels is not None and channels != model.config.structure_channels:
+            generator = torch.Generator().manual_seed(int(self.settings["seed"]))
+            model = model.with_structure_channels(channels, generator)
         self.init_path = str(path)
         return model.train()
 
