@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -37,3 +38,17 @@ def network_gflops(config: S2RConfig) -> float:
     with FlopCounterMode(display=False) as counter:
         meta(torch.empty(1, 3, config.input_height, config.input_width, device="meta"))
     return counter.get_total_flops() / 1e9
+
+
+# Held-out renderings are drawn at a real camera's size: KITTI's outdoors, Kinect's indoors.
+HELDOUT_SIZES = {"outdoor": (375, 1242), "indoor": (480, 640)}
+
+
+def heldout_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments of the scripts that score models on held-out renderings."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("models", nargs="+", help="model files or shipped names")
+    parser.add_argument("--domain", choices=sorted(HELDOUT_SIZES), default="outdoor")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=424242, help="unused by every config")
+    return parser

@@ -12,29 +12,23 @@ prediction / GT. A class that "does not stand out" (cars seen as road) has a rat
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 
 import numpy as np
+from common import HELDOUT_SIZES, heldout_parser
 from tqdm import tqdm
 
 from s2r_depth_ros.data.synth import MAX_DEPTH, frame_rng, render_scene_with_labels
 from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import open_estimator
 
-SIZES = {"outdoor": (375, 1242), "indoor": (480, 640)}
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", help="model files or shipped names")
-    parser.add_argument("--domain", choices=sorted(SIZES), default="outdoor")
-    parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=424242, help="unused by every config")
+    parser = heldout_parser(__doc__.splitlines()[0])
     parser.add_argument("--min-share", type=float, default=0.002,
                         help="leave out classes with fewer pixels than this share")
     args = parser.parse_args(argv)
-    height, width = SIZES[args.domain]
+    height, width = HELDOUT_SIZES[args.domain]
     far = MAX_DEPTH[args.domain]
     estimators = {m: open_estimator(m, device="cpu", threads=1) for m in args.models}
     # class -> model -> list of (abs_rel, ratio) arrays; class -> pixel count

@@ -12,9 +12,8 @@ real frames and here too underfits the task, rather than (only) missing the real
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
+from common import HELDOUT_SIZES, heldout_parser
 from tqdm import tqdm
 
 from s2r_depth_ros.data.synth import SyntheticScenes
@@ -23,20 +22,14 @@ from s2r_depth_ros.evaluation.runner import Evaluation, Frame, model_method
 from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import open_estimator
 
-SIZES = {"outdoor": (375, 1242), "indoor": (480, 640)}
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", help="model files or shipped names")
-    parser.add_argument("--domain", choices=sorted(SIZES), default="outdoor")
-    parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=424242, help="unused by every config")
+    parser = heldout_parser(__doc__.splitlines()[0])
     parser.add_argument("--bins", type=int, default=8)
     parser.add_argument("--max-depth", type=float, help="range of the protocol (default: the "
                         "domain's); pixels at or beyond the renderer's far limit stay unscored")
     args = parser.parse_args(argv)
-    height, width = SIZES[args.domain]
+    height, width = HELDOUT_SIZES[args.domain]
     scenes = SyntheticScenes(domain=args.domain, length=args.frames, height=height,
                              width=width, seed=args.seed)
     protocol = PROTOCOLS[args.domain]
