@@ -2,8 +2,9 @@
 
 Usage: python benchmarks/bench_lite_widths.py [--height 128 --width 416] [--backend openvino]
 
-Times the network alone for the shipped lite configuration and two variants (every width
-raised to at least 16, one 512-bit vector of fp32; one residual block less), and prints
+Times the network alone for the shipped lite configuration and three variants (every width
+raised to at least 16, one 512-bit vector of fp32; one residual block less; a 4-channel
+structure map for the depth network), and prints
 GFLOP, ms per frame and % of the fp32 matmul peak measured in the same run. It answers
 whether "% of peak" and frames/s point the same way for small networks (they do not).
 """
@@ -35,6 +36,7 @@ def main() -> None:
                                 dsa_widths=(16, 16, 16, 32, 48, 64, 64, 64),
                                 dsa_decoder_widths=(32, 16, 16), depth_ngf=16),
         "one residual block less": replace(base, encoder_res_blocks=1),
+        "4-channel structure map": replace(base, structure_channels=4),
     }
     peak = matmul_peak_gflops()
     print(f"{args.backend}, 2 threads, {args.height}x{args.width}; fp32 matmul peak {peak:.0f} "
