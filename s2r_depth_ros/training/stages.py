@@ -164,7 +164,25 @@ class Stage0Structure(StageTask):
                 "code energy": code[0].abs().mean(0, keepdim=True)}
 
 
-class Stage1StructureDecoder(StageTask):
+class DepthStage(StageTask):
+    """A stage supervised by depth (stages 1 and 2).
+
+    Its loss: the multi-scale L1 plus the configured log-depth and log-depth gradient terms
+    (``log_weight``, ``grad_weight``).
+    """
+
+    def __init__(self, model: S2RDepthNet, settings: dict[str, Any]) -> None:
+        super().__init__(model)
+        self.log_weight = float(settings["log_weight"])
+        self.grad_weight = float(settings["grad_weight"])
+
+    def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]
+                   ) -> torch.Tensor:
+        return depth_loss(depths, batch["depth"], batch["valid"], self.model.config.max_depth,
+                          self.log_weight, self.grad_weight)
+
+
+class Stage1StructureDecoder(DepthStage):
     """Structure decoder + a DepthNet on the structure map: L1 + lambda * L_struct."""
 
     stage = 1
@@ -173,19 +191,12 @@ class Stage1StructureDecoder(StageTask):
 
     def __init__(self, model: S2RDepthNet, settings: dict[str, Any],
                  generator: torch.Generator) -> None:
-        super().__init__(model)
+        super().__init__(model, settings)
         init_normal(model.depth_net, generator)
         self.struct_lambda = float(settings["struct_lambda"])
         self.struct_beta = float(settings["struct_beta"])
         self.units = (centimetres_per_unit(model.config.max_depth)
                       if settings["struct_depth_unit"] == "cm" else 1.0)
-        self.log_weight = float(settings["log_weight"])
-        self.grad_weight = float(settings["grad_weight"])
-
-    def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]
-                   ) -> torch.Tensor:
-        return depth_loss(depths, batch["depth"], batch["valid"], self.model.config.max_depth,
-                          self.log_weight, self.grad_weight)
 
     def _predict(self, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         with torch.no_grad():
@@ -213,7 +224,7 @@ class Stage1StructureDecoder(StageTask):
                 "predicted depth": depths[-1][0], "ground truth": batch["depth"][0]}
 
 
-class Stage2Attention(StageTask):
+class Stage2Attention(DepthStage):
     """DSA + a DepthNet on attention x structure: L1 (+ log term).
 
     The reference starts the DepthNet afresh; ``fresh_depth_net: false`` keeps the loaded
@@ -232,20 +243,13 @@ class Stage2Attention(StageTask):
         structure_parts = STRUCTURE_PARTS[settings["train_structure"]]
         self.trains_structure = bool(structure_parts)
         self.trainable_names = (*structure_parts, *self.trainable_names)
-        super().__init__(model)
+        super().__init__(model, settings)
         if settings["fresh_depth_net"]:
             # The reference re-creates the DepthNet here; a fresh one of the same shape does that.
             model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks,
                                        model.config.structure_channels)
             init_normal(model.depth_net, generator)
             model.depth_net.to(next(model.attention.parameters()).device)
-        self.log_weight = float(settings["log_weight"])
-        self.grad_weight = float(settings["grad_weight"])
-
-    def depth_loss(self, depths: list[torch.Tensor], batch: dict[str, torch.Tensor]
-                   ) -> torch.Tensor:
-        return depth_loss(depths, batch["depth"], batch["valid"], self.model.config.max_depth,
-                          self.log_weight, self.grad_weight)
 
     def _predict(self, image: torch.Tensor):
         with torch.set_grad_enabled(self.trains_structure and torch.is_grad_enabled()):
