@@ -201,9 +201,10 @@ def test_a_wider_structure_map_starts_from_the_same_depth(tmp_path):
         wide.with_structure_channels(2)
 
 
-def test_every_image_is_resized_to_the_model_input_and_metres_use_that_size():
+def test_every_image_is_resized_to_the_model_input_and_metres_use_the_trained_size():
     """A 4:3 image goes to the model's input size like any other (the reference recipe, also
-    for camera-aware models); the camera's focal lengths at that size give the metres."""
+    for camera-aware models); the camera's focal lengths at the size the model was trained at
+    give the metres, whatever input size it runs at."""
     import numpy as np
 
     from s2r_depth_ros.geometry import Intrinsics
@@ -221,3 +222,29 @@ def test_every_image_is_resized_to_the_model_input_and_metres_use_that_size():
                                                     input_size=(112, 160)))
     assert forced.input_size == (112, 160)
     assert tuple(forced.preprocess(rgb).shape[-2:]) == (112, 160)
+    assert forced.trained_size == (96, 128)
+    assert forced.metric_scale((480, 640), camera) == pytest.approx(np.sqrt(fx * fy) / 100)
+
+
+def test_a_camera_aware_models_metres_do_not_move_with_the_input_size():
+    """The shipped street model run at other input sizes gives about the same metres on real
+    KITTI frames: its depth barely depends on the input's resolution, so the camera's focal
+    length counts at the size it was trained at (taken at the run size, a 192x640 run was
+    1.5x further than the 128x416 one: BENCHMARKS.md, "Metres at other input sizes")."""
+    import numpy as np
+
+    from conftest import REAL_RGBD
+    from s2r_depth_ros.evaluation.sources import manifest_sources
+    from s2r_depth_ros.inference import open_estimator
+
+    frames = [s.load() for s in manifest_sources(REAL_RGBD / "manifest.json")
+              if s.group == "outdoor"][:3]
+    runs = {size: open_estimator("outdoor", device="cpu", backend="eager", threads=2,
+                                 input_size=size) for size in ((128, 416), (96, 320), (192, 640))}
+    assert runs[(128, 416)].trained_size == (128, 416)
+    for frame in frames:
+        camera = frame.camera_at_image()
+        medians = {size: float(np.median(run.predict(frame.rgb, intrinsics=camera)))
+                   for size, run in runs.items()}
+        for median in medians.values():
+            assert median == pytest.approx(medians[(128, 416)], rel=0.15), (frame.name, medians)

@@ -191,7 +191,8 @@ def run_predict(args: argparse.Namespace) -> int:
     if canonical is not None and args.intrinsics is None:
         print(f"s2r-depth predict: note: a camera-aware model without --intrinsics: metres "
               f"assume its canonical camera (focal {canonical:g} px at the "
-              f"{estimator.input_size[0]}x{estimator.input_size[1]} network input)",
+              f"{estimator.trained_size[0]}x{estimator.trained_size[1]} input it was "
+              f"trained at)",
               file=sys.stderr)
     out_dir = Path(args.output)
     failures = 0

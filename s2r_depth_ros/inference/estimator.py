@@ -233,6 +233,8 @@ class DepthEstimator:
                   else model.config)
         # The original stays on the CPU (configuration, export); what runs is ``network``.
         self.model = _private_model(model, config)
+        # The input size the model was trained at: a camera-aware model's metres refer to it.
+        self.trained_size = (model.config.input_height, model.config.input_width)
         # Why 'auto' could not use the runtime it picked (then it runs eager PyTorch).
         self.fallback_reason: str | None = None
         self.options = options
@@ -327,7 +329,8 @@ class DepthEstimator:
         Every image is resized to it, whatever its aspect (the reference recipe). Camera-aware
         models too: run at a 4:3 or 16:9 camera's own aspect instead, models trained on one
         aspect scored 0.05-0.13 abs_rel worse on KITTI frames cropped to those aspects
-        (BENCHMARKS.md, "Other cameras"); their metres use the focal lengths at this size.
+        (BENCHMARKS.md, "Other cameras"). Their metres do not depend on it
+        (:meth:`metric_scale`).
         """
         if self.options.input_size is not None:
             return self.options.input_size
@@ -352,19 +355,25 @@ class DepthEstimator:
         """Factor from the network's depth to metres for a camera (1 for non-canonical models).
 
         A camera-aware model predicts depth as seen by a camera of focal length
-        ``canonical_focal`` at the network's input size; a camera whose focal at that size is f
-        sees the same scene at f / canonical_focal times that depth. ``image_size`` is the
-        (height, width) of the image the intrinsics describe. Without intrinsics the camera is
-        taken to be the canonical one.
+        ``canonical_focal`` at the input size it was trained at; a camera whose focal at that
+        size is f sees the same scene at f / canonical_focal times that depth. ``image_size``
+        is the (height, width) of the image the intrinsics describe. Without intrinsics the
+        camera is taken to be the canonical one.
+
+        The focal length is taken at the trained size's pixel count whatever ``input_size``
+        the network runs at: the networks' depth barely changes with the input's resolution
+        (they read the scene's layout, not its size in pixels), so focal lengths at the run
+        size moved the metres with it: the 128x416 street model run at 192x640 put KITTI 1.5x
+        too far (raw abs_rel 0.245 -> 0.537; BENCHMARKS.md, "Metres at other input sizes").
         """
         canonical = self.config.canonical_focal
         if canonical is None or intrinsics is None:
             return 1.0
         height, width = image_size
-        net_height, net_width = self.input_size
-        fx = intrinsics.fx * net_width / width
-        fy = intrinsics.fy * net_height / height
-        return float(np.sqrt(fx * fy)) / canonical
+        trained_height, trained_width = self.trained_size
+        # sqrt(fx * fy) after resizing the image to the trained pixel count (any aspect).
+        pixels = trained_height * trained_width / (height * width)
+        return float(np.sqrt(intrinsics.fx * intrinsics.fy * pixels)) / canonical
 
     @torch.inference_mode()
     def predict(self, rgb: np.ndarray, output_size: tuple[int, int] | None = None,

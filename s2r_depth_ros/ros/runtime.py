@@ -297,7 +297,8 @@ class DepthRuntime:
             # A camera-aware model's metres need the focal length: say what they assume.
             canonical = self.processor.estimator.config.canonical_focal
             assumed = ("" if canonical is None else f"; metres assume the model's canonical "
-                       f"camera (focal {canonical:g} px at the network input)")
+                       f"camera (focal {canonical:g} px at the input size it was "
+                       f"trained at)")
             self.node.get_logger().warning("no valid camera_info yet: publishing depth without "
                                            f"camera_info and points{assumed}",
                                            throttle_duration_sec=THROTTLE_S)
