@@ -41,14 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         gt = sample.depth[valid]
         names = np.array(labels.names)[labels.ids[valid]]
         camera = Intrinsics(sample.fx, sample.fy, sample.cx, sample.cy, width, height)
-        for name in np.unique(names):
-            pixels[name] += int((names == name).sum())
+        masks = {name: names == name for name in np.unique(names)}
+        for name, mask in masks.items():
+            pixels[name] += int(mask.sum())
         for model, estimator in estimators.items():
             pred = estimator.predict(sample.rgb, intrinsics=camera)[valid]
             pred = pred * (np.median(gt) / np.median(pred))
             ratio = pred / gt
-            for name in np.unique(names):
-                errors[name][model].append(ratio[names == name])
+            for name, mask in masks.items():
+                errors[name][model].append(ratio[mask])
     total = sum(pixels.values())
     print(f"{args.frames} held-out {args.domain} scenes at {height}x{width} (seed {args.seed}); "
           "per frame median-scaled; abs_rel / median pred/GT per class")
