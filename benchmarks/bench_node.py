@@ -1,7 +1,7 @@
 """Node end to end against the model alone, measured side by side in one run.
 
 Usage: python benchmarks/bench_node.py [--model FILE|outdoor] [--frames 60] [--workers N]
-       [--precision auto|fp32|...]
+       [--precision auto|fp32|...] [--input-aspect auto|squash|camera]
 Without --model a randomly initialised lite network is used (same speed as trained weights).
 Prints model-only frames/s two ways (`predict` in a loop on all cores; and frames in parallel
 on the node's worker layout); node throughput with a camera faster than the model (open loop,
@@ -28,7 +28,12 @@ from std_msgs.msg import Header
 
 from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import colorize_depth, open_estimator
-from s2r_depth_ros.inference.estimator import BACKENDS, PRECISIONS, resolve_backend
+from s2r_depth_ros.inference.estimator import (
+    BACKENDS,
+    INPUT_ASPECTS,
+    PRECISIONS,
+    resolve_backend,
+)
 from s2r_depth_ros.inference.resize import RESIZES
 from s2r_depth_ros.model import S2RDepthNet, preset, save_checkpoint
 from s2r_depth_ros.ros.conversions import (
@@ -77,14 +82,15 @@ def cpu_seconds(pid: int) -> float:
 
 def node_runs(model: str, rgb: np.ndarray, frames: int, workers: int, threads: int,
               seconds: float, backend: str, camera_hz: float, raw: bool, resize: str,
-              precision: str) -> dict:
+              precision: str, input_aspect: str) -> dict:
     domain = random_domain_id()
     use_loopback(domain)
     height, width = rgb.shape[:2]
     with tempfile.TemporaryDirectory() as tmp:
         node = NodeProcess(domain, {"model": model, "device": "cpu", "threads": threads,
                                     "inference_workers": workers, "backend": backend,
-                                    "resize": resize, "precision": precision},
+                                    "resize": resize, "precision": precision,
+                                    "input_aspect": input_aspect},
                            log_path=Path(tmp) / "node.log")
         peer = Peer(domain)
         try:
@@ -183,6 +189,8 @@ def main() -> None:
                         help="as the node's parameter (default auto, the node's default)")
     parser.add_argument("--resize", default="exact", choices=RESIZES,
                         help="the node's and model-only's resize (fast: approximate)")
+    parser.add_argument("--input-aspect", default="auto", choices=INPUT_ASPECTS,
+                        help="the node's input_aspect (network size for the camera's aspect)")
     parser.add_argument("--camera-hz", type=float, default=30.0, help="open-loop camera rate")
     parser.add_argument("--raw-subscriber", action="store_true", help="receive the outputs "
                         "as serialised bytes (like a C++ consumer such as rviz) instead of "
@@ -203,20 +211,22 @@ def main() -> None:
         def layout_fps(n_workers: int, n_threads: int) -> float:
             estimator = open_estimator(model, device="cpu", threads=n_threads,
                                        backend=args.backend, workers=n_workers,
-                                       resize=args.resize, precision=args.precision)
+                                       resize=args.resize, precision=args.precision,
+                                       input_aspect=args.input_aspect)
             return model_only_fps(estimator, rgb, args.frames, n_workers)
 
         before = (layout_fps(1, cores), layout_fps(workers, threads))
         node = node_runs(model, rgb, args.frames, workers, threads, args.seconds, args.backend,
-                         args.camera_hz, args.raw_subscriber, args.resize, args.precision)
+                         args.camera_hz, args.raw_subscriber, args.resize, args.precision,
+                         args.input_aspect)
         after = (layout_fps(1, cores), layout_fps(workers, threads))
         estimator = open_estimator(model, device="cpu", threads=cores, backend=args.backend,
-                                   precision=args.precision)
+                                   precision=args.precision, input_aspect=args.input_aspect)
         work = node_work_breakdown(rgb, estimator.predict(rgb), 20)
     plain_fps, parallel_fps = ((b + a) / 2 for b, a in zip(before, after))
-    cfg = estimator.config
-    print(f"backend {estimator.backend} {estimator.precision}, model {cfg.name} at "
-          f"{cfg.input_height}x{cfg.input_width}, "
+    net_h, net_w = estimator.network_size(rgb.shape[:2])
+    print(f"backend {estimator.backend} {estimator.precision}, model {estimator.config.name} at "
+          f"{net_h}x{net_w} (input_aspect {args.input_aspect}), "
           f"input {args.width}x{args.height} rgb8 with points (xyzrgb); node: {workers} "
           f"worker(s) x {threads} thread(s); {cores} cores; camera {args.camera_hz:g} Hz; "
           f"{'raw' if args.raw_subscriber else 'Python'} subscriber; resize {args.resize}\n")

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                             entry.get("invalid_depth", 0))
             valid = np.isfinite(depth) & np.isfinite(gt) & (gt > 0)
             scaled = depth * np.median(gt[valid]) / np.median(depth[valid])
-            net_h, net_w = processor.estimator.input_size
+            net_h, net_w = processor.estimator.network_size((height, width))
             distance = border_distance(height, width, net_h, net_w)
             band = np.minimum(distance.astype(int), BANDS)
             ratio = scaled[valid] / gt[valid]

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     for text in args.sizes:
         height, width = (int(v) for v in text.split("x"))
         estimator = open_estimator(args.model, device="cpu", threads=1,
-                                   input_size=(height, width))
+                                   input_size=(height, width), input_aspect="squash")
         trained_h, trained_w = estimator.trained_size
         method = model_method(estimator)
         methods[f"{text} | trained size"] = method

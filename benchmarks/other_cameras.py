@@ -1,12 +1,13 @@
 """Other cameras: squash every image to the model input, or keep the camera aspect.
 
-No real frames from 4:3 or 16:9 cameras with metric depth are at hand outdoors, so this makes
-them from the KITTI frames of ../shared/real_rgbd: a window of the full image height and the
-target aspect, centred on the principal point (cx shifted to match). Each model is scored on
-them two ways: the estimator's default (every image resized to the model's input size,
-whatever its aspect), and at the camera's own aspect with about the same pixel count
-(``EstimatorOptions(input_size=...)``). Prints scaled and raw abs_rel / delta1 per model,
-aspect and way; the camera reaches the estimator, so camera-aware models give their metres.
+No real frames from 4:3, 16:9 or square cameras with metric depth are at hand outdoors, so
+this makes them from the KITTI frames of ../shared/real_rgbd: a window of the full image
+height and the target aspect, centred on the principal point (cx shifted to match). Each
+model is scored on them in each ``input_aspect`` way that gives another network size (squash:
+the model's input size whatever the aspect; camera: about the same pixel count at the camera's
+aspect; auto: camera within the aspects the model was trained on, else squash). Prints scaled
+and raw abs_rel / delta1 per model, aspect and way; the camera reaches the estimator, so
+camera-aware models give their metres.
 
     .venv/bin/python benchmarks/other_cameras.py outdoor runs/outdoor_ft/stage2/model.pt
 """
@@ -14,7 +15,6 @@ aspect and way; the camera reaches the estimator, so camera-aware models give th
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from tqdm import tqdm
@@ -25,7 +25,7 @@ from s2r_depth_ros.evaluation.sources import manifest_sources
 from s2r_depth_ros.geometry import Intrinsics
 from s2r_depth_ros.inference import open_estimator
 
-ASPECTS = {"3.3:1 (KITTI)": None, "16:9": 16 / 9, "4:3": 4 / 3}
+ASPECTS = {"3.3:1 (KITTI)": None, "16:9": 16 / 9, "4:3": 4 / 3, "1:1": 1.0}
 
 
 def crop_to_aspect(frame: Frame, aspect: float | None) -> Frame:
@@ -44,14 +44,6 @@ def crop_to_aspect(frame: Frame, aspect: float | None) -> Frame:
                  gt=frame.gt[:, left:left + cols].copy(), group=frame.group, camera=camera)
 
 
-def aspect_input_size(model_size: tuple[int, int], aspect: float) -> tuple[int, int]:
-    """About the model's pixel count at ``aspect``, sides multiples of 16 and at least 96."""
-    def side(value: float) -> int:
-        return max(96, int(round(value / 16)) * 16)
-    height = side(math.sqrt(model_size[0] * model_size[1] / aspect))
-    return height, side(height * aspect)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model files or shipped names")
@@ -63,19 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | camera | network input | scaled abs_rel | delta1 | raw abs_rel | "
           "raw delta1 |\n|---|---|---|---|---|---|---|")
     for model in args.models:
-        squash = open_estimator(model, device="cpu", threads=1)
+        estimators = {way: open_estimator(model, device="cpu", threads=1, input_aspect=way)
+                      for way in ("squash", "camera", "auto")}
         for label, aspect in ASPECTS.items():
-            ways = {"squash": squash}
-            if aspect is not None:
-                size = aspect_input_size(squash.input_size, aspect)
-                ways["keep aspect"] = open_estimator(model, device="cpu", threads=1,
-                                                     input_size=size)
-            evaluation = Evaluation({way: model_method(e) for way, e in ways.items()},
-                                    {"outdoor": PROTOCOLS["outdoor"]}, report_frames=0)
-            for frame in tqdm(frames, desc=f"{Path(model).name} {label}", leave=False):
-                evaluation.add(crop_to_aspect(frame, aspect))
+            crops = [crop_to_aspect(frame, aspect) for frame in frames]
+            # One column per network size: ways that give the same size share it.
+            ways: dict[tuple[int, int], list[str]] = {}
+            for way, estimator in estimators.items():
+                ways.setdefault(estimator.network_size(crops[0].rgb.shape[:2]), []).append(way)
+            methods = {" = ".join(names): model_method(estimators[names[0]])
+                       for names in ways.values()}
+            evaluation = Evaluation(methods, {"outdoor": PROTOCOLS["outdoor"]}, report_frames=0)
+            for crop in tqdm(crops, desc=f"{Path(model).name} {label}", leave=False):
+                evaluation.add(crop)
+            sizes = {" = ".join(names): size for size, names in ways.items()}
             for way, s in evaluation.summaries()["outdoor"].items():
-                h, w = ways[way].input_size
+                h, w = sizes[way]
                 print(f"| {model} | {label} | {h}x{w} ({way}) | {s.scaled.abs_rel:.4f} | "
                       f"{s.scaled.delta1:.3f} | {s.raw.abs_rel:.4f} | {s.raw.delta1:.3f} |",
                       flush=True)

@@ -304,6 +304,42 @@ def test_camera_info_is_scaled_to_model_resolution(tmp_path, tiny_checkpoint):
         assert s.close() == 0
 
 
+@pytest.mark.parametrize("input_aspect, network", [("auto", (144, 192)), ("squash", (96, 288))])
+def test_a_model_trained_on_other_aspects_keeps_the_cameras_aspect(tmp_path, input_aspect,
+                                                                   network):
+    """A 4:3 camera and a 3:1 model trained on aspects 1.3-3.4: input_aspect auto runs the
+    network at 144x192 (the camera's aspect), squash at the model's 96x288; the depth at the
+    model's resolution, its camera_info and /diagnostics say which."""
+    from conftest import make_model
+    from s2r_depth_ros.model import save_checkpoint
+
+    model = save_checkpoint(make_model(height=96, width=288, aspect_range=(1.3, 3.4)),
+                            tmp_path / "aspects.pt", provenance={"source": "test"})
+    s = Session(tmp_path, model, output_resolution="model", input_aspect=input_aspect)
+    s.peer.listen(DiagnosticArray, "/diagnostics")
+    try:
+        msg = image_msg(rgb_image(240, 320, seed=3), "rgb8", stamp=7_500_000_000)
+        info = camera_info_msg(320, 240, fx=400.0, fy=400.0, cx=160.0, cy=120.0)
+        assert s.request(msg, info, topic="/depth/camera_info") is not None, s.node.log()
+        depth = s.matching("/depth/image", msg)[0]
+        out_info = s.matching("/depth/camera_info", msg)[0]
+        assert (depth.height, depth.width) == network
+        sx, sy = network[1] / 320, network[0] / 240
+        np.testing.assert_allclose(np.asarray(out_info.k)[[0, 2, 4, 5]],
+                                   [400 * sx, 160 * sx, 400 * sy, 120 * sy], rtol=1e-6)
+        assert f"320x240 images: the network runs at {network[0]}x{network[1]}" in s.node.log()
+        deadline = time.monotonic() + 10
+        values = {}
+        while time.monotonic() < deadline and values.get("network_input") != "x".join(
+                map(str, network)):
+            time.sleep(0.2)
+            for array in list(s.peer.received["/diagnostics"]):
+                values = {kv.key: kv.value for kv in array.status[0].values}
+        assert values.get("network_input") == "x".join(map(str, network)), values
+    finally:
+        assert s.close() == 0, s.node.log()
+
+
 def test_missing_camera_info_policies(tmp_path, tiny_checkpoint):
     s = Session(tmp_path, tiny_checkpoint, camera_info_policy="require")
     try:
@@ -492,6 +528,7 @@ def test_worker_layout_follows_the_backend_and_the_cores():
     ({"inference_workers": 9}, "inference_workers"),
     ({"precision": "fp8"}, "precision"),
     ({"resize": "nearest"}, "resize"),
+    ({"input_aspect": "stretch"}, "input_aspect"),
     ({"model": "/does/not/exist.pt"}, "no such file"),
     ({"scale_mode": "ground"}, "camera_height"),
     ({"scale_mode": "lidar"}, "scale_mode"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -99,10 +101,15 @@ def test_official_four_file_round_trip_gives_identical_output(tmp_path, domain):
 
 
 def test_native_checkpoint_round_trip_keeps_configuration(tmp_path):
-    model = make_model("lite", 96, 128, max_depth=20.0)
+    model = make_model("lite", 96, 128, max_depth=20.0, aspect_range=(1.2, 2.5))
     path = save_checkpoint(model, tmp_path / "m.pt", provenance={"seed": 3})
     loaded = load_checkpoint(path)
     assert loaded.config == model.config
+    assert loaded.config.aspect_range == (1.2, 2.5)
+    # Written through a private temporary file, the model still gets the umask's mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert loaded.config.provenance == {"seed": 3}
     x = torch.rand(1, 3, 96, 128) * 2 - 1
     with torch.no_grad():
@@ -202,9 +209,9 @@ def test_a_wider_structure_map_starts_from_the_same_depth(tmp_path):
 
 
 def test_every_image_is_resized_to_the_model_input_and_metres_use_the_trained_size():
-    """A 4:3 image goes to the model's input size like any other (the reference recipe, also
-    for camera-aware models); the camera's focal lengths at the size the model was trained at
-    give the metres, whatever input size it runs at."""
+    """For a model trained on one aspect a 4:3 image goes to the model's input size like any
+    other (the reference recipe, also for camera-aware models); the camera's focal lengths at
+    the size the model was trained at give the metres, whatever input size it runs at."""
     import numpy as np
 
     from s2r_depth_ros.geometry import Intrinsics
@@ -224,6 +231,52 @@ def test_every_image_is_resized_to_the_model_input_and_metres_use_the_trained_si
     assert tuple(forced.preprocess(rgb).shape[-2:]) == (112, 160)
     assert forced.trained_size == (96, 128)
     assert forced.metric_scale((480, 640), camera) == pytest.approx(np.sqrt(fx * fy) / 100)
+
+
+def test_a_model_trained_on_other_aspects_runs_at_the_cameras_aspect():
+    """input_aspect auto keeps the image's aspect (about the input's pixel count, sides
+    multiples of 16) for a model with an aspect_range, held within that range; squash is
+    the reference for every model, camera forces the image's aspect; exported networks are
+    made per size; the depth comes back at the image's size with metres that do not depend
+    on the network's size."""
+    import numpy as np
+
+    from s2r_depth_ros.geometry import Intrinsics
+    from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
+    from s2r_depth_ros.inference.estimator import aspect_input_size
+
+    assert aspect_input_size((128, 416), 1242 / 375) == (128, 416)
+    assert aspect_input_size((128, 416), 4 / 3) == (192, 256)
+    assert aspect_input_size((128, 416), 16 / 9) == (176, 320)
+    model = make_model(height=96, width=288, canonical_focal=100.0, aspect_range=(1.3, 3.4))
+    auto = DepthEstimator(model, EstimatorOptions(device="cpu", threads=1,
+                                                  backend="onnxruntime"))
+    assert auto.network_size((480, 640)) == (144, 192)
+    assert auto.network_size((300, 900)) == (96, 288)
+    # Aspects outside the range are held at its ends: 3.4 for 3.56, 1.3 for square images.
+    assert auto.network_size((360, 1280)) == aspect_input_size((96, 288), 3.4) == (96, 320)
+    assert auto.network_size((480, 480)) == aspect_input_size((96, 288), 1.3) == (144, 192)
+    camera = DepthEstimator(model, EstimatorOptions(device="cpu", threads=1,
+                                                    input_aspect="camera"))
+    assert camera.network_size((480, 480)) == (160, 160)
+    squash = DepthEstimator(model, EstimatorOptions(device="cpu", threads=1,
+                                                    input_aspect="squash"))
+    assert squash.network_size((480, 640)) == (96, 288)
+    one_aspect = DepthEstimator(make_model(height=96, width=288),
+                                EstimatorOptions(device="cpu", threads=1))
+    assert one_aspect.network_size((480, 640)) == (96, 288)
+
+    rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)
+    assert tuple(auto.preprocess(rgb).shape[-2:]) == (144, 192)
+    lens = Intrinsics(500.0, 500.0, 320.0, 240.0, 640, 480)
+    depth = auto.predict(rgb, intrinsics=lens)
+    assert depth.shape == (480, 640) and np.isfinite(depth).all()
+    assert set(auto._exported) == {(96, 288), (144, 192)}
+    assert auto.metric_scale((480, 640), lens) == squash.metric_scale((480, 640), lens)
+    with pytest.raises(ValueError, match="input_aspect"):
+        EstimatorOptions(input_aspect="stretch")
+    with pytest.raises(ValueError, match="aspect_range"):
+        make_model(aspect_range=(2.0, 1.0))
 
 
 def test_a_camera_aware_models_metres_do_not_move_with_the_input_size():

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import REAL_RGBD, make_model
-from s2r_depth_ros.inference import DepthEstimator, colorize_depth
+from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions, colorize_depth
 from s2r_depth_ros.inference.colorize import colour_bar, depth_limits
 from s2r_depth_ros.model import save_official
 from s2r_depth_ros.model.depth_net import OutputHead
@@ -284,3 +284,32 @@ def test_predict_intrinsics_change_a_camera_aware_models_metres_as_the_focal_len
     np.testing.assert_allclose(depth["none"], depth["canonical"], rtol=1e-5)
     np.testing.assert_allclose(depth["long"], 2.0 * depth["canonical"], rtol=1e-5)
     np.testing.assert_allclose(depth["wide_x"], np.sqrt(0.5) * depth["canonical"], rtol=1e-5)
+
+
+def test_predict_input_aspect_runs_the_network_at_the_images_aspect(tmp_path, real_manifest):
+    """--input-aspect: for a model trained on aspects 1.3-3.4, auto runs a 4:3 frame at about
+    the input's pixel count at 4:3 (144x192 for 96x288), squash at the input size; both give
+    depth at the image's size."""
+    from s2r_depth_ros.model import save_checkpoint
+
+    model = make_model(height=96, width=288, aspect_range=(1.3, 3.4))
+    checkpoint = save_checkpoint(model, tmp_path / "aspects.pt",
+                                 provenance={"source": "test fixture"})
+    frame = real_frames(real_manifest, "7scenes_tsdf_fusion_python", 1)[0]
+    rgb = np.asarray(Image.open(frame).convert("RGB"))
+    assert rgb.shape[:2] == (480, 640)
+    depth = {}
+    for aspect in ("auto", "squash"):
+        result = run_cli("predict", str(frame), "--model", str(checkpoint), "--device", "cpu",
+                         "--backend", "eager", "--input-aspect", aspect, "--output",
+                         str(tmp_path / aspect), "--quiet")
+        assert result.returncode == 0, result.stderr
+        depth[aspect] = np.load(tmp_path / aspect / f"{frame.stem}.npy")
+        assert depth[aspect].shape == (480, 640)
+    for aspect, size in (("auto", (144, 192)), ("squash", (96, 288))):
+        fixed = DepthEstimator(model, EstimatorOptions(device="cpu", input_size=size,
+                                                       input_aspect="squash"))
+        np.testing.assert_allclose(depth[aspect], fixed.predict(rgb), rtol=1e-4, atol=1e-4)
+    result = run_cli("predict", str(frame), "--model", str(checkpoint), "--input-aspect",
+                     "stretch", "--output", str(tmp_path / "bad"))
+    assert result.returncode == 2 and "input-aspect" in result.stderr

@@ -546,6 +546,28 @@ def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, 
     assert all(same) != fresh
 
 
+def test_a_model_records_the_aspects_it_was_trained_on(tmp_path, tiny_checkpoint):
+    """Windows of other aspects (augment.aspect_range) go into the model's aspect_range,
+    joined with any it had (the estimator then keeps a camera's aspect for it); a run
+    without them keeps the model's."""
+    def fine_tune(init, name: str, **augment):
+        config = load_config(write_config(
+            tmp_path / f"{name}.yaml", model={"init": str(init)}, augment=augment,
+            data={"length": 8, "val_length": 0},
+            train={"steps": 1, "lr": 1e-12, "checkpoint_every": 1, "precision": "fp32"}))
+        train(config, [2], tmp_path / name, progress=False)
+        return tmp_path / name / "stage2" / "model.pt"
+
+    assert load_checkpoint(tiny_checkpoint).config.aspect_range is None
+    first = fine_tune(tiny_checkpoint, "first", aspect_range=[1.5, 2.5], aspect_p=0.5)
+    assert load_checkpoint(first).config.aspect_range == (1.5, 2.5)
+    second = fine_tune(first, "second", aspect_range=[1.2, 2.0])
+    assert load_checkpoint(second).config.aspect_range == (1.2, 2.5)
+    assert load_checkpoint(fine_tune(second, "whole")).config.aspect_range == (1.2, 2.5)
+    never = fine_tune(tiny_checkpoint, "never", aspect_range=[1.5, 2.5], aspect_p=0.0)
+    assert load_checkpoint(never).config.aspect_range is None
+
+
 @pytest.mark.parametrize("parts", ["none", "decoder", "all"])
 def test_stage2_trains_the_structure_branch_only_as_asked(tmp_path, tiny_checkpoint, parts):
     """stage2.train_structure: none keeps the structure branch as loaded (the reference),

@@ -74,7 +74,7 @@ def _methods(args: argparse.Namespace, scale: ScaleEvalConfig | None = None
             methods.update(variants)
         info["model"] = {"source": args.official_dir or args.model or "outdoor (shipped)",
                          "config": cfg.name, "input": f"{cfg.input_width}x{cfg.input_height}",
-                         "max_depth": cfg.max_depth}
+                         "input_aspect": args.input_aspect, "max_depth": cfg.max_depth}
     if not args.no_baselines:
         for name in BASELINES:
             methods[name] = baseline_method(name)

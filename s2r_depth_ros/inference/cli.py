@@ -16,7 +16,7 @@ from tqdm import tqdm
 from ..geometry import Intrinsics
 from ..model import load_official, save_checkpoint
 from .colorize import COLORMAPS, colorize_depth, colour_bar, depth_limits
-from .estimator import BACKENDS, PRECISIONS
+from .estimator import BACKENDS, INPUT_ASPECTS, PRECISIONS
 from .export import export_onnx
 from .loading import open_estimator
 from .resize import RESIZES
@@ -69,6 +69,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help="exact (default: Pillow's antialiased bicubic, as the reference) or "
                        "fast (PyTorch's bicubic: approximate, one grey level apart on a few "
                        "pixels; BENCHMARKS.md has the speed)")
+    group.add_argument("--input-aspect", choices=INPUT_ASPECTS, default="auto",
+                       help="auto (default: the image's own aspect for models trained on other"
+                       " aspects, else squashed), squash (every image resized to the model's "
+                       "input size, the reference) or camera (about the input size's pixel "
+                       "count at the image's aspect)")
     group.add_argument("--threads", type=int, help="CPU threads for inference")
     group.add_argument("--backend", choices=BACKENDS, default="auto",
                        help="auto (default: eager on a GPU; OpenVINO, else ONNX Runtime, on a "
@@ -80,7 +85,7 @@ def estimator_from_args(args: argparse.Namespace):
     """Open the estimator the shared model arguments describe."""
     return open_estimator(args.model, args.official_dir, args.domain, device=args.device,
                           precision=args.precision, resize=args.resize, threads=args.threads,
-                          backend=args.backend)
+                          backend=args.backend, input_aspect=args.input_aspect)
 
 
 def collect_images(inputs: list[str]) -> list[tuple[Path, str]]:

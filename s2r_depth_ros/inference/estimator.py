@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import math
 import re
 import threading
 import warnings
@@ -32,6 +33,11 @@ EXPORTED_BACKENDS = {"onnxruntime": OnnxRuntimeNetwork, "openvino": OpenVinoNetw
 # auto picks the fastest of them whose accuracy cost was measured negligible (resolve_precision).
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# How an image's aspect reaches the network: squash (resize to the input size whatever the
+# aspect, the reference recipe), camera (about the input size's pixel count at the image's
+# own aspect), auto (camera for models trained on other aspects, within their range; else
+# squash). See DepthEstimator.network_size.
+INPUT_ASPECTS = ("auto", "squash", "camera")
 # Smallest depth reported; the evaluation protocol clamps predictions to the same bound.
 MIN_DEPTH = 1e-3
 
@@ -110,6 +116,7 @@ class EstimatorOptions:
     :mod:`.resize`). ``spin_wait``: let ONNX Runtime's idle threads spin between calls (see
     :class:`OnnxRuntimeNetwork`); callers that share the CPU with other busy threads turn it
     off. ``input_size``: (height, width) of the network input; None: the model's own.
+    ``input_aspect``: one of :data:`INPUT_ASPECTS` (:meth:`DepthEstimator.network_size`).
     """
 
     device: str = "auto"
@@ -120,13 +127,15 @@ class EstimatorOptions:
     resize: str = "exact"
     spin_wait: bool = True
     input_size: tuple[int, int] | None = None
+    input_aspect: str = "auto"
 
     def __post_init__(self) -> None:
         if not (self.device in ("auto", "cpu") or re.fullmatch(r"cuda(:\d+)?", self.device)):
             raise ValueError(f"unknown device {self.device!r}; use auto, cpu or cuda[:N]")
         for name, value, choices in (("precision", self.precision, PRECISIONS),
                                      ("backend", self.backend, BACKENDS),
-                                     ("resize", self.resize, RESIZES)):
+                                     ("resize", self.resize, RESIZES),
+                                     ("input_aspect", self.input_aspect, INPUT_ASPECTS)):
             if value not in choices:
                 raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(choices)}")
         if self.threads is not None and not _positive_int(self.threads):
@@ -324,22 +333,40 @@ class DepthEstimator:
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """(height, width) the network sees: the ``input_size`` option, else the model's.
+        """(height, width) of the network input: the ``input_size`` option, else the model's.
 
-        Every image is resized to it, whatever its aspect (the reference recipe). Camera-aware
-        models too: run at a 4:3 or 16:9 camera's own aspect instead, models trained on one
-        aspect scored 0.05-0.13 abs_rel worse on KITTI frames cropped to those aspects
-        (BENCHMARKS.md, "Other cameras"). Their metres do not depend on it
-        (:meth:`metric_scale`).
+        Images are squashed to it, or run at about its pixel count at their own aspect
+        (:meth:`network_size`).
         """
         if self.options.input_size is not None:
             return self.options.input_size
         return self.config.input_height, self.config.input_width
 
+    def network_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) the network runs at for an image of (height, width).
+
+        ``input_aspect`` squash: :attr:`input_size` whatever the image's aspect (the
+        reference recipe). camera: about the input size's pixel count at the image's aspect
+        (:func:`aspect_input_size`). auto: camera, with the aspect held within the model's
+        ``aspect_range``, for models trained on other aspects; squash for the rest. Measured:
+        the street model trained on aspects 1.3-3.4 scored 0.207 against 0.242 abs_rel on
+        16:9 views at their aspect, 0.223 against 0.247 on 4:3; models trained on one aspect
+        lost 0.05-0.13 that way (BENCHMARKS.md, "Other cameras"). The metres do not depend
+        on it (:meth:`metric_scale`).
+        """
+        mode, trained = self.options.input_aspect, self.config.aspect_range
+        if mode == "squash" or (mode == "auto" and trained is None):
+            return self.input_size
+        height, width = image_size
+        aspect = width / height
+        if mode == "auto":
+            aspect = min(max(aspect, trained[0]), trained[1])
+        return aspect_input_size(self.input_size, aspect)
+
     def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
-        """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's input size."""
+        """uint8 RGB HxWx3 -> 1x3xhxw tensor in [-1, 1] at the network's size for it."""
         rgb = check_rgb(rgb)
-        resized = RESIZERS[self.resize](rgb, *self.input_size)
+        resized = RESIZERS[self.resize](rgb, *self.network_size(rgb.shape[:2]))
         # Normalised in numpy, on the calling thread: the same float32 arithmetic as
         # x.float() / 127.5 - 1, without waking the intra-op thread pool for a small array
         # (after an idle spell that wake-up alone cost 5-8 ms here). The HxWx3 array seen as
@@ -402,6 +429,18 @@ class DepthEstimator:
             if scale != 1.0:
                 depth *= scale
             return depth.cpu().numpy()
+
+
+def aspect_input_size(size: tuple[int, int], aspect: float) -> tuple[int, int]:
+    """About the pixel count of ``size`` (height, width) at ``aspect`` (width / height).
+
+    Sides are multiples of 16 and at least 96 (the network's needs, S2RConfig), so ``size``'s
+    own aspect gives ``size`` back.
+    """
+    def side(value: float) -> int:
+        return max(96, int(round(value / 16)) * 16)
+    height = side(math.sqrt(size[0] * size[1] / aspect))
+    return height, side(height * aspect)
 
 
 def _options(options: EstimatorOptions | None, fields: dict) -> EstimatorOptions:

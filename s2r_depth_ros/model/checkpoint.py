@@ -81,6 +81,11 @@ def save_checkpoint(model: S2RDepthNet, path: str | Path,
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        # mkstemp makes the file private (0600); a model is shared like any file the user
+        # writes (a node may run as another user), so it gets the umask's mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -44,6 +44,12 @@ class S2RConfig:
     # by f / canonical_focal for a camera whose network-sized focal is f. None: the model
     # predicts metres directly, as the reference and the official checkpoints do.
     canonical_focal: float | None = None
+    # The aspects (width / height) of the images the model was trained on, each squashed to
+    # the input size: (low, high). None: only the input size's own (the reference recipe).
+    # A model that has seen other aspects runs better at the camera's own aspect than
+    # squashed (BENCHMARKS.md, "Other cameras"), so the estimator's input_aspect 'auto'
+    # keeps the camera's aspect for it, within this range.
+    aspect_range: tuple[float, float] | None = None
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -59,6 +65,10 @@ class S2RConfig:
             raise ValueError(f"max_depth must be positive, got {self.max_depth}")
         if self.canonical_focal is not None and not self.canonical_focal > 0:
             raise ValueError(f"canonical_focal must be positive, got {self.canonical_focal}")
+        if self.aspect_range is not None and not (
+                len(self.aspect_range) == 2 and 0 < self.aspect_range[0] <= self.aspect_range[1]):
+            raise ValueError(f"aspect_range must be (low, high) with 0 < low <= high, got "
+                             f"{self.aspect_range!r}")
         if len(self.dsa_widths) != 8:
             raise ValueError("dsa_widths needs 8 entries (DRN layer0..layer7)")
         if not (isinstance(self.structure_channels, int) and self.structure_channels >= 1):

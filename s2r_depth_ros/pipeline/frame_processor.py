@@ -102,8 +102,7 @@ class FrameProcessor:
         """(height, width) of the depth for a camera image of that size."""
         if self.settings.output_resolution == "input":
             return height, width
-        cfg = self.estimator.config
-        return cfg.input_height, cfg.input_width
+        return self.estimator.network_size((height, width))
 
     def process_message(self, msg, camera: Intrinsics | None = None,
                         cloud_colours: bool = False, sparse: np.ndarray | None = None
@@ -132,7 +131,7 @@ class FrameProcessor:
         metric_scale = self.estimator.metric_scale((height, width), intrinsics)
         cap = self.estimator.config.max_depth * metric_scale
         saturated = depth >= cap * (1.0 - SATURATION_MARGIN)
-        self.mark_invalid(depth, saturated, s, *self.estimator.input_size)
+        self.mark_invalid(depth, saturated, s, *self.estimator.network_size((height, width)))
         if intrinsics is not None:
             intrinsics = intrinsics.scaled(out_size[1], out_size[0])
         scale = NO_SCALE

@@ -66,13 +66,18 @@ class DepthRuntime:
             s.model or None, s.official_dir or None, s.domain, device=s.device,
             precision=s.precision, resize=s.resize, backend=s.backend, threads=threads,
             input_size=(s.input_height, s.input_width) if s.input_height else None,
-            workers=self.workers, spin_wait=False)  # the publishing thread needs the CPU
+            input_aspect=s.input_aspect, workers=self.workers,
+            spin_wait=False)  # the publishing thread needs the CPU
         if estimator.fallback_reason:
             log.warning(f"backend auto: {estimator.fallback_reason}; running eager PyTorch")
         cfg = estimator.config
-        # First-call costs (allocation, compilation) are paid before serving.
+        # First-call costs (allocation, compilation) are paid before serving; a camera of
+        # another aspect pays them again on its first frame (network_size).
         estimator.predict(np.zeros((cfg.input_height, cfg.input_width, 3), np.uint8))
-        log.info(f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}, max depth "
+        aspects = ("" if cfg.aspect_range is None
+                   else f", trained on aspects {cfg.aspect_range[0]:g}-{cfg.aspect_range[1]:g}")
+        log.info(f"model {cfg.name} ({cfg.input_height}x{cfg.input_width}{aspects}, "
+                 f"input_aspect {s.input_aspect}, max depth "
                  f"{cfg.max_depth} m) on {estimator.device} with {estimator.backend} "
                  f"{estimator.precision}, "
                  f"{self.workers} worker(s) x {threads} thread(s), {estimator.resize} resize")
@@ -109,6 +114,8 @@ class DepthRuntime:
         self.cloud_builder = PointCloudBuilder()  # the publishing thread's
         self.camera_info: CameraInfo | None = None
         self.stats = NodeStats()
+        # The network's input size for the latest camera image size (diagnostics, one log).
+        self.network_size: tuple[int, int] | None = None
         self.gaps = FrameGapCounter()
         self._reported_missing = 0
         self._entities: list = []
@@ -313,6 +320,13 @@ class DepthRuntime:
                     self.node.get_logger().warning(problem, throttle_duration_sec=THROTTLE_S)
         frame = self.processor.process_message(msg, camera, wanted[2] and s.points_rgb, sparse)
         height, width = frame.input_size
+        network_size = self.processor.estimator.network_size((height, width))
+        if network_size != self.network_size:
+            self.network_size = network_size
+            self.node.get_logger().info(
+                f"{width}x{height} images: the network runs at {network_size[0]}x"
+                f"{network_size[1]} (input_aspect {s.input_aspect}); this first frame took "
+                f"{frame.inference_ms:.0f} ms")
         if camera is not None and (camera.width, camera.height) != (width, height):
             self.node.get_logger().warning(
                 f"camera_info is {camera.width}x{camera.height} but the image is {width}x"
@@ -374,6 +388,7 @@ class DepthRuntime:
                                   "results_dropped": self.results.dropped
                                   + self.stats.out_of_order,
                                   "inference_workers": self.workers,
+                                  "network_input": "x".join(map(str, self.network_size or ())),
                                   "camera_info_received": self.camera_info is not None},
                               recent_missing=missing, in_flight=1 + self.workers)
         array = DiagnosticArray(status=[status])

@@ -12,7 +12,7 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ..inference.colorize import COLORMAPS
-from ..inference.estimator import BACKENDS, PRECISIONS
+from ..inference.estimator import BACKENDS, INPUT_ASPECTS, PRECISIONS
 from ..inference.resize import RESIZES
 from ..pipeline import FrameSettings
 from ..scale import MODES as SCALE_MODES
@@ -51,6 +51,7 @@ class NodeSettings:
     inference_workers: int = 0
     input_height: int = 0
     input_width: int = 0
+    input_aspect: str = "auto"
     max_depth: float = 0.0
     border_margin: int = 0
     output_resolution: str = "input"
@@ -98,6 +99,7 @@ class NodeSettings:
              "input_height/input_width", "multiples of 16"),
             (self.input_height == 0 or min(self.input_height, self.input_width) >= 96,
              "input_height/input_width", "at least 96"),
+            (self.input_aspect in INPUT_ASPECTS, "input_aspect", " | ".join(INPUT_ASPECTS)),
             (self.max_depth >= 0, "max_depth", ">= 0"),
             (0 <= self.border_margin <= 32, "border_margin", "in [0, 32]"),
             (self.output_resolution in ("input", "model"), "output_resolution",

@@ -145,6 +145,20 @@ def _model_overrides(cfg: S2RConfig, model_settings: dict[str, Any]) -> S2RConfi
     return cfg
 
 
+def _with_trained_aspects(cfg: S2RConfig, augment: dict[str, Any]) -> S2RConfig:
+    """``cfg`` recording the window aspects this run trains on (``augment.aspect_range``).
+
+    The range joins any the model already had (a fine-tune keeps what it was trained on);
+    the estimator runs a model with a range at the camera's own aspect (S2RConfig).
+    """
+    if augment["aspect_range"] is None or not augment["aspect_p"] > 0:
+        return cfg
+    low, high = (float(v) for v in augment["aspect_range"])
+    if cfg.aspect_range is not None:
+        low, high = min(low, cfg.aspect_range[0]), max(high, cfg.aspect_range[1])
+    return replace(cfg, aspect_range=(low, high))
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -187,6 +201,7 @@ class StageRun:
         previous = self._load_previous_model()
         _seed_everything(seed * 1000 + stage)  # same initial weights on every rank
         model = previous if previous is not None else self._fresh_model()
+        model.config = _with_trained_aspects(model.config, config["augment"])
         self.generator = torch.Generator().manual_seed(seed * 1000 + stage * 100 + runtime.rank)
         self.task: StageTask = make_task(stage, model, self.settings, self.generator)
         self.task.to(runtime.device)

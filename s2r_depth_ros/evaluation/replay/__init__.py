@@ -29,12 +29,14 @@ def replay_from_args(args: argparse.Namespace) -> int:
                                           ("--official-dir", args.official_dir),
                                           ("--threads", args.threads),
                                           ("--param", args.param)) if value]
-        if given or args.precision != "fp32" or args.resize != "exact" or args.device != "auto":
+        if given or args.precision != "fp32" or args.resize != "exact" or args.device != "auto" \
+                or args.input_aspect != "auto":
             raise ValueError(f"--attach uses the running node; {', '.join(given) or 'model '}"
                              " options do not apply")
     else:
         params = {**model_options, "domain": args.domain, "device": args.device,
-                  "precision": args.precision, "resize": args.resize}
+                  "precision": args.precision, "resize": args.resize,
+                  "input_aspect": args.input_aspect}
         for item in args.param or []:
             key, sep, value = item.partition(":=")
             if not sep or not key:
