@@ -321,9 +321,10 @@ def test_a_model_trained_on_other_aspects_keeps_the_cameras_aspect(tmp_path, inp
         msg = image_msg(rgb_image(240, 320, seed=3), "rgb8", stamp=7_500_000_000)
         info = camera_info_msg(320, 240, fx=400.0, fy=400.0, cx=160.0, cy=120.0)
         assert s.request(msg, info, topic="/depth/camera_info") is not None, s.node.log()
-        depth = s.matching("/depth/image", msg)[0]
-        out_info = s.matching("/depth/camera_info", msg)[0]
-        assert (depth.height, depth.width) == network
+        for topic in ("/depth/image", "/depth/camera_info"):
+            out = s.matching(topic, msg)[0]
+            assert (out.height, out.width) == network, topic
+        out_info = out
         sx, sy = network[1] / 320, network[0] / 240
         np.testing.assert_allclose(np.asarray(out_info.k)[[0, 2, 4, 5]],
                                    [400 * sx, 160 * sx, 400 * sy, 120 * sy], rtol=1e-6)
