@@ -349,9 +349,9 @@ class DepthEstimator:
         reference recipe). camera: about the input size's pixel count at the image's aspect
         (:func:`aspect_input_size`). auto: camera, with the aspect held within the model's
         ``aspect_range``, for models trained on other aspects; squash for the rest. Measured:
-        the street model trained on aspects 1.3-3.4 scored 0.207 against 0.242 abs_rel on
-        16:9 views at their aspect, 0.223 against 0.247 on 4:3; models trained on one aspect
-        lost 0.05-0.13 that way (BENCHMARKS.md, "Other cameras"). The metres do not depend
+        the street model trained on aspects 1.3-3.4 (v5) scored 0.201 against 0.222 abs_rel
+        on 16:9 views at their aspect, 0.200 against 0.230 on 4:3; models trained on one
+        aspect lost 0.05-0.13 that way (BENCHMARKS.md, "Other cameras"). The metres do not depend
         on it (:meth:`metric_scale`).
         """
         mode, trained = self.options.input_aspect, self.config.aspect_range
