@@ -1,4 +1,4 @@
-"""Does a model read each scene's scale, or predict about one distance for every frame?
+"""Does a model read each scene's scale, or predict about one distance for every frame.
 
 Raw (metric) errors mix two things: a bias (the model's metres are off by one factor for a
 camera or a place) and a failure to read each frame's scale at all. This script separates
