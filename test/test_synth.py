@@ -465,3 +465,6 @@ def test_room_views_show_the_rooms_contents():
             .mean() for i in range(16)]
     assert np.median(bare) <= synth.MAX_BARE_SHARE
     assert sum(share > 0.8 for share in bare) <= 1
+    # The search draws from the frame's generator only: still a pure function of (seed, index).
+    first, again = (render_scene("indoor", 48, 64, frame_rng(21, 5)) for _ in range(2))
+    assert np.array_equal(first.rgb, again.rgb) and np.array_equal(first.depth, again.depth)
