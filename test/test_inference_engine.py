@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import make_model
-from s2r_depth_ros.hardware import bf16_is_fast
+from s2r_depth_ros.hardware import bf16_is_fast, cpu_has_native_bf16
 from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
 from s2r_depth_ros.inference.estimator import resolve_backend, resolve_precision
 from s2r_depth_ros.inference.export import export_onnx
@@ -233,6 +233,18 @@ def test_precision_choices_are_checked():
         DepthEstimator(model, cpu(backend="onnxruntime", precision="bf16"))
     with pytest.raises(ValueError, match="needs backend openvino"):
         DepthEstimator(model, cpu(backend="eager", precision="fp16"))
+
+
+def test_bf16_counts_as_fast_only_on_cpus_with_native_bf16_arithmetic():
+    def cpuinfo(flags: str) -> str:
+        return f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: fpu sse2 avx2 {flags}\n\n"
+
+    assert cpu_has_native_bf16(cpuinfo("avx512f amx_bf16 amx_tile"))  # Intel with AMX
+    assert cpu_has_native_bf16(cpuinfo("avx512f avx512_bf16"))  # AMD Zen 4
+    assert not cpu_has_native_bf16(cpuinfo("avx512f avx512bw"))  # AVX-512, emulated bf16
+    assert not cpu_has_native_bf16(cpuinfo(""))
+    # A flag is a whole word on the flags line, not a substring of the file.
+    assert not cpu_has_native_bf16("model name\t: amx_bf16 lookalike\nflags\t: avx2 xavx512_bf16\n")
 
 
 def test_auto_precision_is_bf16_only_where_it_is_fast_and_never_for_official_models(

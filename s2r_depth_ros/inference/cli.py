@@ -64,7 +64,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--precision", choices=PRECISIONS, default="fp32",
                        help="fp32 (default, exact) or the approximate fp16 / bf16 (GPU; on a "
                        "CPU bf16 with eager or OpenVINO, fp16 with OpenVINO); auto: the node's "
-                       "default (fp16 on a GPU, bf16 with OpenVINO on AMX CPUs, else fp32)")
+                       "default (fp16 on a GPU, bf16 with OpenVINO on CPUs with bf16 units, "
+                       "else fp32)")
     group.add_argument("--resize", choices=RESIZES, default="exact",
                        help="exact (default: Pillow's antialiased bicubic, as the reference) or "
                        "fast (PyTorch's bicubic: approximate, one grey level apart on a few "

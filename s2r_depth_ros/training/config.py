@@ -85,7 +85,8 @@ DEFAULTS: dict[str, Any] = {
         "preview_every": 200,
         "checkpoint_every": 200,
         "val_every": 500,
-        "precision": "auto",  # bf16 autocast where fast (AMX CPUs, GPUs), else fp32; or force one
+        # bf16 autocast where fast (CPUs with bf16 units, GPUs), else fp32; or force one
+        "precision": "auto",
         # NHWC tensors: faster convolutions on CPUs, but refused for models with a layer
         # oneDNN's NHWC backward pass corrupts memory on (check_channels_last: the lite DSA)
         "channels_last": False,
