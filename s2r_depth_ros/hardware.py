@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 # CPU flags with native bf16 arithmetic. AMX (amx_bf16): bf16 matmuls about 5x fp32, training
-# 1.7-1.9x. AVX512-BF16 alone (AMD EPYC Zen 4): training 1.35x, OpenVINO inference 1.4-1.9x.
+# 1.7-1.9x. AVX512-BF16 alone (AMD EPYC Zen 4): training 1.35x, OpenVINO inference 1.5x.
 # Without either, PyTorch falls back to emulated kernels, 12-16x *slower* than fp32.
 # All measured here: BENCHMARKS.md, "Training precision" and "bf16 without AMX".
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")

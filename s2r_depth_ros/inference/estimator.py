@@ -77,7 +77,7 @@ def resolve_precision(precision: str, device: torch.device, backend: str,
 
     Official checkpoints: fp32, the reference recipe. A GPU: fp16 (half the memory, tensor
     cores). A CPU: bf16 through OpenVINO where the CPU has native bf16 (AMX: 2.0-2.2x fp32 for
-    +0.0003 abs_rel on the real frames; AVX512-BF16: 1.4x; BENCHMARKS.md), else fp32 (eager
+    +0.0003 abs_rel on the real frames; AVX512-BF16: 1.5x; BENCHMARKS.md), else fp32 (eager
     bf16 autocast gains nothing there; without bf16 units bf16 is slower than fp32).
     """
     if precision != "auto":
