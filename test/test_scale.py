@@ -101,8 +101,9 @@ def test_ground_plane_at_another_resolution_and_with_roll():
 
 
 def test_indoor_floor_is_found_below_the_furniture():
-    # Seed 1 frame 3 of the renderer: a room whose floor fills the lower image.
-    scene, camera = _indoor_scene(frame_rng(1, 3), 192, 256)
+    # Seed 1 frame 11 of the renderer (aim-searched rooms, render version 10): a room whose
+    # floor fills the lower image (97 % of its points on the plane).
+    scene, camera = _indoor_scene(frame_rng(1, 11), 192, 256)
     _, depth, _ = render(scene, camera)
     intrinsics = Intrinsics(camera.fx, camera.fy, camera.cx, camera.cy, 256, 192)
     estimate = ground_plane_scale(depth * 1.4, intrinsics, camera.position[1])
