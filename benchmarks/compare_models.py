@@ -7,6 +7,9 @@ For MODEL_CARD.md: scaled (per-image median) and raw abs_rel / delta1 of both mo
 source folder of ../shared/real_rgbd (S2R protocol, as `s2r-depth eval`), and
 OUTPUT/panel.png with rows of input / old / new / ground truth for frames spread over the
 group (median-scaled predictions; one colour range per row, from the ground truth).
+Then a paired comparison per metric: on how many frames the new model wins and a bootstrap
+90 % interval of the mean difference (new - old) over frames, so a change smaller than the
+frames can rank shows as an interval that straddles zero.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ def panel_row(rgb: np.ndarray, gt: np.ndarray, predictions: list[np.ndarray],
     tiles.append(thumbnail(colorize_depth(shown, lo, hi), sparse))
     row = np.hstack(tiles)
     return np.vstack([row, colour_bar(float(lo), float(hi), row.shape[1])])
+
+
+def paired_difference(old: np.ndarray, new: np.ndarray, resamples: int = 10000,
+                      seed: int = 0) -> tuple[float, float, float]:
+    """Mean of new - old over frames and a bootstrap 90 % interval of it (frames resampled)."""
+    difference = np.asarray(new, dtype=np.float64) - np.asarray(old, dtype=np.float64)
+    picks = np.random.default_rng(seed).integers(0, len(difference),
+                                                 (resamples, len(difference)))
+    low, high = np.percentile(difference[picks].mean(axis=1), [5, 95])
+    return float(difference.mean()), float(low), float(high)
 
 
 def main() -> None:
@@ -85,6 +98,17 @@ def main() -> None:
                       for metric, kind in METRICS]
             print(f"| {folder} | {len(results)} | {label} | "
                   + " | ".join(f"{v:.3f}" for v in values) + " |")
+
+    print("\n| metric | new better on | mean new - old | 90 % interval |\n|---|---|---|---|")
+    for metric, kind in METRICS:
+        per_model = {label: [getattr(getattr(row.result, kind), metric)
+                             for row in evaluation.rows if row.method == label]
+                     for label in estimators}
+        old, new = np.array(per_model["old"]), np.array(per_model["new"])
+        wins = int(((new < old) if metric == "abs_rel" else (new > old)).sum())
+        mean, low, high = paired_difference(old, new)
+        print(f"| {metric} {kind} | {wins} of {len(new)} | {mean:+.4f} | "
+              f"{low:+.4f} .. {high:+.4f} |")
 
 
 if __name__ == "__main__":
