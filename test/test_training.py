@@ -259,7 +259,7 @@ def test_config_rejects_typos_and_applies_stage_overrides(tmp_path):
     for name in ("train_tiny", "train_outdoor_lite", "train_indoor_lite", "train_paper",
                  "train_outdoor_v2", "train_indoor_v2", "train_outdoor_lite_finetune",
                  "train_outdoor_lite_continue",
-                 "train_indoor_lite_finetune"):
+                 "train_indoor_lite_finetune", "train_indoor_lite_continue"):
         assert load_config(REPO / "config" / f"{name}.yaml")["source"]["sha256"]
 
 
