@@ -182,6 +182,30 @@ def test_config_validation():
     for bad in (0, 2.0):
         with pytest.raises(ValueError, match="structure_channels"):
             S2RConfig(structure_channels=bad)
+    with pytest.raises(ValueError, match="depth_skip_weight"):
+        S2RConfig(depth_skip_weight=0)
+
+
+def test_live_depth_skips_start_from_the_same_depth(tmp_path):
+    """with_depth_skip_weight: DP's skips scaled by 1 instead of the paper's 0.1, with the
+    layers reading them re-weighted, computes the old depth; the skips then carry 10x more
+    per unit of weight, which is the point. Checkpoints without the key (every model saved
+    before it) load with the paper's 0.1."""
+    model = make_model("lite", 96, 128, seed=5).eval()
+    live = model.with_depth_skip_weight(1.0).eval()
+    assert live.config.depth_skip_weight == 1.0 and model.config.depth_skip_weight == 0.1
+    assert live.depth_net.skip_scales == (1.0, 0.5, 0.1)
+    x = torch.rand(2, 3, 96, 128) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(live(x), model(x), atol=1e-5)
+        conv, channels = live.depth_net.skip_readers()[-1]  # deconv2 reading e1
+        assert torch.allclose(conv.weight[:, channels],
+                              model.depth_net.deconv2.model[1].weight[:, channels] * 0.1)
+    loaded = load_checkpoint(save_checkpoint(live, tmp_path / "live.pt"))
+    assert loaded.config.depth_skip_weight == 1.0
+    old_dict = model.config.to_dict()
+    del old_dict["depth_skip_weight"]
+    assert S2RConfig.from_dict(old_dict).depth_skip_weight == 0.1
 
 
 def test_a_wider_structure_map_starts_from_the_same_depth(tmp_path):

@@ -670,6 +670,23 @@ def test_fine_tuning_widens_the_structure_map_of_an_init_model(tmp_path, tiny_ch
     assert depth.shape == (60, 80) and np.isfinite(depth).all()
 
 
+def test_fine_tuning_with_live_depth_skips_starts_from_the_init_model(tmp_path,
+                                                                     tiny_checkpoint):
+    """model.depth_skip_weight on an init model re-parametrises DP: the held-out loss before
+    the first step is the init model's, and the delivered model keeps the new scale."""
+    runs = {}
+    for name, model in (("live", {"depth_skip_weight": 1.0}), ("paper", {})):
+        config = load_config(write_config(
+            tmp_path / f"{name}.yaml", model={"init": str(tiny_checkpoint), **model},
+            data={"length": 8, "val_length": 2}, stage2={"fresh_depth_net": False},
+            train={"steps": 1, "precision": "fp32", "val_every": 1}))
+        train(config, [2], tmp_path / name, progress=False)
+        runs[name] = float(read_log(tmp_path / name / "stage2" / "log.csv")[0]["held_out"])
+    assert runs["live"] == pytest.approx(runs["paper"], rel=1e-4)
+    model = load_checkpoint(tmp_path / "live" / "stage2" / "model.pt")
+    assert model.config.depth_skip_weight == 1.0
+
+
 def test_real_frames_settings_are_checked(tmp_path):
     for section, message in (({"group": "street"}, "group"), ({"every": 0}, "every"),
                              ({"manifest": "m.json", "rgb_dir": "a", "depth_dir": "b"},
@@ -679,7 +696,8 @@ def test_real_frames_settings_are_checked(tmp_path):
 
 
 @pytest.mark.parametrize("model", [{"max_depth": 0}, {"canonical_focal": "250"},
-                                   {"structure_channels": 0}, {"structure_channels": 2.5}])
+                                   {"structure_channels": 0}, {"structure_channels": 2.5},
+                                   {"depth_skip_weight": 0}, {"depth_skip_weight": True}])
 def test_model_overrides_must_be_positive_numbers(tmp_path, model):
     with pytest.raises(ValueError, match=next(iter(model))):
         load_config(write_config(tmp_path / "bad.yaml", model=model))

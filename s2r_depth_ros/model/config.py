@@ -35,6 +35,9 @@ class S2RConfig:
     # DP: U-Net base width and number of dilated Inception blocks at 1/16 resolution.
     depth_ngf: int = 64
     depth_center_blocks: int = 3
+    # Scale of DP's encoder skips (0.1 in the paper, which leaves the fine ones nearly unused:
+    # model/depth_net.py). Our own models may set 1; official checkpoints keep 0.1.
+    depth_skip_weight: float = 0.1
     # Image handling.
     input_height: int = 192
     input_width: int = 640
@@ -74,6 +77,8 @@ class S2RConfig:
         if not (isinstance(self.structure_channels, int) and self.structure_channels >= 1):
             raise ValueError(f"structure_channels must be an integer >= 1, got "
                              f"{self.structure_channels!r}")
+        if not self.depth_skip_weight > 0:
+            raise ValueError(f"depth_skip_weight must be positive, got {self.depth_skip_weight}")
         if self.upproj_kernel % 2 == 0:
             raise ValueError("upproj_kernel must be odd")
 

@@ -10,8 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# Skip connections are damped before concatenation (1/8, 1/4, 1/2 scale features).
-SKIP_WEIGHT = 0.1
+# The reference damps the encoder's skip features before concatenation: e3 (1/8 scale) by
+# w, e2 by w/2, e1 by w/10, with w = 0.1. Adam moves every weight at about the same rate, so
+# the layers reading them never learn the 10-100x larger weights that would undo the damping:
+# the fine skips stay nearly unused and the depth comes out smooth (BENCHMARKS.md, "Dead
+# skips"). Our own models may set w = 1 (S2RConfig.depth_skip_weight).
+REFERENCE_SKIP_WEIGHT = 0.1
+# Each skip's share of w, from coarse (e3) to fine (e1).
+SKIP_SHARES = (1.0, 0.5, 0.1)
 
 
 class EncoderBlock(nn.Module):
@@ -101,10 +107,13 @@ class DepthNet(nn.Module):
     """Structure x attention -> four tanh depth maps at 1/8, 1/4, 1/2 and full resolution.
 
     The input has ``in_channels`` channels: the structure map's (one in the paper).
+    ``skip_weight`` scales the encoder's skip features (see ``REFERENCE_SKIP_WEIGHT``).
     """
 
-    def __init__(self, ngf: int = 64, center_blocks: int = 3, in_channels: int = 1) -> None:
+    def __init__(self, ngf: int = 64, center_blocks: int = 3, in_channels: int = 1,
+                 skip_weight: float = REFERENCE_SKIP_WEIGHT) -> None:
         super().__init__()
+        self.skip_scales = tuple(skip_weight * share for share in SKIP_SHARES)
         act = nn.PReLU()
         self.conv1 = nn.Sequential(
             nn.ReflectionPad2d(3),
@@ -135,17 +144,28 @@ class DepthNet(nn.Module):
         e3 = self.conv3(e2)
         center = self.center(self.conv4(e3))
 
-        skip = torch.cat([center, e3 * SKIP_WEIGHT], 1)
+        scale3, scale2, scale1 = self.skip_scales
+        skip = torch.cat([center, e3 * scale3], 1)
         out4 = self.output4(skip)
         d4 = self.deconv4(skip)
 
-        skip = torch.cat([d4, e2 * (SKIP_WEIGHT * 0.5), self.upsample(out4)], 1)
+        skip = torch.cat([d4, e2 * scale2, self.upsample(out4)], 1)
         out3 = self.output3(skip)
         d3 = self.deconv3(skip)
 
-        skip = torch.cat([d3, e1 * (SKIP_WEIGHT * 0.1), self.upsample(out3)], 1)
+        skip = torch.cat([d3, e1 * scale1, self.upsample(out3)], 1)
         out2 = self.output2(skip)
         d2 = self.deconv2(skip)
 
         out1 = self.output1(torch.cat([d2, self.upsample(out2)], 1))
         return [out4, out3, out2, out1]
+
+    def skip_readers(self) -> list[tuple[nn.Conv2d, slice]]:
+        """Each convolution that reads a skip feature, with the input channels it reads."""
+        ngf = self.conv1[1].out_channels
+        e3 = slice(4 * ngf, 8 * ngf)  # cat[center (4 ngf), e3 (4 ngf)]
+        e2 = slice(2 * ngf, 4 * ngf)  # cat[d4 (2 ngf), e2 (2 ngf), out4]
+        e1 = slice(ngf, 2 * ngf)  # cat[d3 (ngf), e1 (ngf), out3]
+        return [(self.output4.model[1], e3), (self.deconv4.model[1], e3),
+                (self.output3.model[1], e2), (self.deconv3.model[1], e2),
+                (self.output2.model[1], e1), (self.deconv2.model[1], e1)]

@@ -35,7 +35,7 @@ class S2RDepthNet(nn.Module):
                                                config.structure_channels)
         self.attention = DepthAttention(config.dsa_widths, config.dsa_decoder_widths, k)
         self.depth_net = DepthNet(config.depth_ngf, config.depth_center_blocks,
-                                  config.structure_channels)
+                                  config.structure_channels, config.depth_skip_weight)
 
     def structure_map(self, image: torch.Tensor) -> torch.Tensor:
         """STE: the depth-specific structure map in (0, 1)."""
@@ -78,6 +78,21 @@ class S2RDepthNet(nn.Module):
         reader[:, old:] = 0.0
         wider.load_state_dict(state)
         return wider.train(self.training)
+
+    def with_depth_skip_weight(self, weight: float) -> S2RDepthNet:
+        """A copy whose DP scales its skips by ``weight`` and computes the same depth.
+
+        The layers reading each skip get their weights for it multiplied by old / new, so
+        only the optimisation changes: with ``weight`` 1 a fine-tune can use the skips that
+        the reference's 0.1 leaves nearly unused.
+        """
+        ratio = self.config.depth_skip_weight / weight
+        copy = S2RDepthNet(replace(self.config, depth_skip_weight=weight))
+        copy.load_state_dict(self.state_dict())
+        with torch.no_grad():
+            for conv, channels in copy.depth_net.skip_readers():
+                conv.weight[:, channels] *= ratio
+        return copy.train(self.training)
 
     def to_metres(self, tanh_depth: torch.Tensor) -> torch.Tensor:
         """Map the network's [-1, 1] output linearly to [0, max_depth] metres."""

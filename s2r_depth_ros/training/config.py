@@ -42,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
         # Channels of the structure map (model/config.py): None keeps the preset's or the init
         # checkpoint's (1); more widens an init model without changing its output.
         "structure_channels": None,
+        # Scale of DP's encoder skips (model/depth_net.py): None keeps the preset's or the
+        # init checkpoint's (0.1, the paper's); 1 lets DP use its fine skips. An init model
+        # is re-parametrised to the new scale without changing its output.
+        "depth_skip_weight": None,
     },
     "data": {
         "source": "synthetic",  # or "factory": data.factory = "package.module:callable"
@@ -217,6 +221,11 @@ def _validate(config: dict[str, Any]) -> None:
         value = config["model"][name]
         if value is not None and not (isinstance(value, (int, float)) and value > 0):
             raise ValueError(f"model.{name} must be a positive number or null, got {value!r}")
+    skip = config["model"]["depth_skip_weight"]
+    if skip is not None and (isinstance(skip, bool) or not isinstance(skip, (int, float))
+                             or not skip > 0):
+        raise ValueError(f"model.depth_skip_weight must be a positive number or null, got "
+                         f"{skip!r}")
     channels = config["model"]["structure_channels"]
     if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)
                                  or channels < 1):

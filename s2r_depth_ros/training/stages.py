@@ -247,7 +247,8 @@ class Stage2Attention(DepthStage):
         if settings["fresh_depth_net"]:
             # The reference re-creates the DepthNet here; a fresh one of the same shape does that.
             model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks,
-                                       model.config.structure_channels)
+                                       model.config.structure_channels,
+                                       model.config.depth_skip_weight)
             init_normal(model.depth_net, generator)
             model.depth_net.to(next(model.attention.parameters()).device)
 

@@ -258,6 +258,8 @@ class StageRun:
         cfg = _model_overrides(preset(m["preset"]), m)
         if m["structure_channels"] is not None:
             cfg = replace(cfg, structure_channels=m["structure_channels"])
+        if m["depth_skip_weight"] is not None:
+            cfg = replace(cfg, depth_skip_weight=float(m["depth_skip_weight"]))
         return S2RDepthNet(cfg)
 
     def _load_previous_model(self) -> S2RDepthNet | None:
@@ -282,6 +284,9 @@ class StageRun:
         if channels is not None and channels != model.config.structure_channels:
             generator = torch.Generator().manual_seed(int(self.settings["seed"]))
             model = model.with_structure_channels(channels, generator)
+        skip = m["depth_skip_weight"]
+        if skip is not None and float(skip) != model.config.depth_skip_weight:
+            model = model.with_depth_skip_weight(float(skip))
         self.init_path = str(path)
         return model.train()
 
