@@ -35,7 +35,7 @@ class S2RConfig:
     # DP: U-Net base width and number of dilated Inception blocks at 1/16 resolution.
     depth_ngf: int = 64
     depth_center_blocks: int = 3
-    # Scale of DP's encoder skips (0.1 in the paper, which leaves the fine ones nearly unused:
+    # Scale of DP's encoder skips (0.1 in the paper, which damps the finest to about 1 %:
     # model/depth_net.py). Our own models may set 1; official checkpoints keep 0.1.
     depth_skip_weight: float = 0.1
     # Image handling.

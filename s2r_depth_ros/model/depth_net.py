@@ -12,9 +12,9 @@ from torch import nn
 
 # The reference damps the encoder's skip features before concatenation: e3 (1/8 scale) by
 # w, e2 by w/2, e1 by w/10, with w = 0.1. Adam moves every weight at about the same rate, so
-# the layers reading them never learn the 10-100x larger weights that would undo the damping:
-# the fine skips stay nearly unused and the depth comes out smooth (BENCHMARKS.md, "Dead
-# skips"). Our own models may set w = 1 (S2RConfig.depth_skip_weight).
+# the layers reading them keep weights of the same size as on the main path and the finest
+# skip reaches them at about 1 %. Our own models may set w = 1 (S2RConfig.depth_skip_weight)
+# to give the skips equal footing; BENCHMARKS.md, "Depth edges and DP's skips", measures it.
 REFERENCE_SKIP_WEIGHT = 0.1
 # Each skip's share of w, from coarse (e3) to fine (e1).
 SKIP_SHARES = (1.0, 0.5, 0.1)
