@@ -83,8 +83,8 @@ class S2RDepthNet(nn.Module):
         """A copy whose DP scales its skips by ``weight`` and computes the same depth.
 
         The layers reading each skip get their weights for it multiplied by old / new, so
-        only the optimisation changes: with ``weight`` 1 a fine-tune can use the skips that
-        the reference's 0.1 leaves nearly unused.
+        only the optimisation changes: with ``weight`` 1 a fine-tune moves the weights on the
+        skips as fast, relative to their effect, as every other weight.
         """
         ratio = self.config.depth_skip_weight / weight
         copy = S2RDepthNet(replace(self.config, depth_skip_weight=weight))
