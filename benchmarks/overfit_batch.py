@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 from common import HELDOUT_SIZES
-from depth_edges import edge_map, near
+from depth_edges import EdgeScore, edge_map
 
 from s2r_depth_ros.data.synth import SyntheticScenes
 from s2r_depth_ros.hardware import bf16_is_fast
@@ -63,12 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         if step % args.every == 0:
             predicted = [edge_map(p[0], everywhere, 1, 0.15)
                          for p in prediction.detach().numpy()]
-            hits = sum(int((t & near(p, 2)).sum()) for t, p in zip(truth, predicted))
-            total = sum(int(t.sum()) for t in truth)
+            score = EdgeScore()
+            for p, t in zip(predicted, truth):
+                score.add(p, t, tolerance=2)
             abs_rel = ((prediction - depth).abs() / depth).mean().item()
-            print(f"| {step} | {loss.item():.3f} | {abs_rel:.3f} | {hits / max(total, 1):.3f} | "
-                  f"{total} / {sum(int(p.sum()) for p in predicted)} | "
-                  f"{time.perf_counter() - start:.0f} |", flush=True)
+            print(f"| {step} | {loss.item():.3f} | {abs_rel:.3f} | "
+                  f"{score.truth_hit / max(score.truth, 1):.3f} | "
+                  f"{score.truth} / {score.predicted} | {time.perf_counter() - start:.0f} |",
+                  flush=True)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
