@@ -42,15 +42,16 @@ def read_bag(path: Path) -> dict[str, list]:
 
 
 def write_paced_bag(path: Path, offsets_s: list[float], t0: int = T0,
-                    storage: StoragePlugin = StoragePlugin.SQLITE3) -> list[int]:
-    """A bag of 160x120 images + camera_info at the given log-time offsets from ``t0``."""
+                    storage: StoragePlugin = StoragePlugin.SQLITE3,
+                    camera_info: bool = True) -> list[int]:
+    """A bag of 160x120 images (+ camera_info) at the given log-time offsets from ``t0``."""
     types = TYPESTORE.types
     stamps = [t0 + round(offset * 1e9) for offset in offsets_s]
     with Writer(path, version=8, storage_plugin=storage) as writer:
         image_conn = writer.add_connection("/cam/image", "sensor_msgs/msg/Image",
                                            typestore=TYPESTORE)
         info_conn = writer.add_connection("/cam/camera_info", "sensor_msgs/msg/CameraInfo",
-                                          typestore=TYPESTORE)
+                                          typestore=TYPESTORE) if camera_info else None
         for index, stamp in enumerate(stamps):
             header = types["std_msgs/msg/Header"](
                 stamp=types["builtin_interfaces/msg/Time"](sec=stamp // 10**9,
@@ -68,7 +69,8 @@ def write_paced_bag(path: Path, offsets_s: list[float], t0: int = T0,
                 r=np.eye(3).ravel(), p=np.array([150.0, 0, 80, 0, 0, 150, 60, 0, 0, 0, 1, 0]),
                 binning_x=0, binning_y=0, roi=roi)
             writer.write(image_conn, stamp, TYPESTORE.serialize_cdr(image, image.__msgtype__))
-            writer.write(info_conn, stamp, TYPESTORE.serialize_cdr(info, info.__msgtype__))
+            if camera_info:
+                writer.write(info_conn, stamp, TYPESTORE.serialize_cdr(info, info.__msgtype__))
     return stamps
 
 
@@ -229,6 +231,26 @@ def test_old_stamps_give_latency_from_the_publish_time_and_warm_up_is_not_counte
     report = (out / "report.html").read_text()
     assert "479270" not in report and "<table class=\"info\">" in report
     assert "{'" not in report  # run metadata as tables, not Python dict text
+
+
+def test_bag_without_camera_info_expects_only_the_outputs_the_node_can_give(
+        tmp_path, tiny_checkpoint):
+    """No intrinsics: the node publishes depth and colour only, and the closed loop must not
+    wait for camera_info and points on every frame (nor report them missing)."""
+    bag = tmp_path / "no_info"
+    stamps = write_paced_bag(bag, OFFSETS_S, camera_info=False)
+    out = tmp_path / "out"
+    rc = main(["replay", str(bag), "--image-topic", "/cam/image", "--max-speed", "--output",
+               str(out), "--answer-timeout", "2", "--quiet", *model_args(tiny_checkpoint)])
+    assert rc == 0, (out / "node.log").read_text()
+    summary = json.loads((out / "replay.json").read_text())
+    assert summary["camera_info_topic"] is None
+    assert set(summary["node"]["outputs_per_frame"]) == {"image", "colorized"}
+    assert summary["frames_answered"] == len(stamps) and summary["frames_dropped"] == 0
+    for topic in ("/depth/image", "/depth/colorized"):
+        check_latency(summary["latency_ms"][topic], len(stamps))
+    for topic in ("/depth/camera_info", "/depth/points"):
+        assert summary["latency_ms"][topic]["count"] == 0
 
 
 def test_truncated_mcap_is_replayed_up_to_the_damage(tmp_path, tiny_checkpoint, capsys):

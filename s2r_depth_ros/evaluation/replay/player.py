@@ -268,13 +268,25 @@ class Replay:
                      else f"the depth node ({_last_log_line(self.node)})")
             raise RuntimeError(f"no answer from {where} within "
                                f"{self.options.startup_timeout_s:g} s")
-        # Let the warm-up frame's other outputs (and any queued repeat) arrive first.
+        self.expected_outputs = self._outputs_of(recorder, warm_stamp)
+        # Let any queued repeat of the warm-up frame go by before streaming.
         recorder.wait_quiet(0.5, timeout=5.0)
-        self.expected_outputs = {n for n in OUTPUT_TYPES if warm_stamp in recorder.arrivals[n]}
         # The node's counters after the warm-up: the summary reports what came after them,
         # so warm-up frames are not counted as received.
         recorder.wait_fresh_diagnostics(timeout=2.5)
         self.warmup_diagnostics = dict(recorder.diagnostics)
+
+    def _outputs_of(self, recorder: OutputRecorder, warm_stamp: int) -> set[str]:
+        """The outputs the node gives each frame, read off the warm-up frame's answer.
+
+        Every output topic with a publisher is waited for (a node under load can send
+        camera_info and points well after the image); one that has a publisher but does not
+        come within the answer timeout (points without intrinsics) is not expected.
+        """
+        published = {n for n in OUTPUT_TYPES
+                     if self.peer.node.count_publishers(recorder.topic(n)) > 0}
+        recorder.wait_for({warm_stamp}, published | {"image"}, self.options.answer_timeout_s)
+        return {n for n in OUTPUT_TYPES if warm_stamp in recorder.arrivals_of(n)}
 
     def _look_ahead(self, messages: Iterator[BagMessage]) -> tuple[list[BagMessage],
                                                                    BagMessage | None,
