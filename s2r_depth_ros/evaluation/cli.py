@@ -284,7 +284,9 @@ def register_replay(subparsers: argparse._SubParsersAction) -> None:
     node.add_argument("--startup-timeout", type=float, default=120.0,
                       help="seconds to wait for the node's first answer (default 120)")
     node.add_argument("--answer-timeout", type=float, default=5.0,
-                      help="--max-speed: seconds to wait for one frame's outputs (default 5)")
+                      help="seconds to wait for one frame's outputs: each frame's at "
+                      "--max-speed, and the warm-up frame's, which tell which outputs the node "
+                      "gives (default 5)")
     node.add_argument("--drain", type=float, default=3.0,
                       help="seconds to wait for outstanding outputs at the end (default 3)")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
