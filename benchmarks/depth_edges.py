@@ -11,6 +11,12 @@ within that distance of one of the model's. Frames: held-out renderings of ``--d
 covers at least 80 % of the image (the dense indoor captures; KITTI's LiDAR is too sparse
 to have edges).
 
+Contrast: how much of a true depth step a model draws at all, sharp or not. Over the pixels
+where the ground truth spans more than ``STRONG_STEP`` in log depth within four network
+pixels of them, the median of the model's log-depth span in that window over the truth's
+(1: the full step, 0: flat). A low recall with a high contrast is a blurred edge; a low
+contrast is an object given the depth of what is behind it.
+
     .venv/bin/python benchmarks/depth_edges.py indoor --domain indoor --real
 """
 
@@ -28,17 +34,34 @@ from s2r_depth_ros.inference import open_estimator
 
 DEFAULT_MANIFEST = "../shared/real_rgbd/manifest.json"
 DENSE_SHARE = 0.8
+STRONG_STEP = 0.3  # log depth: a 35 % step, an object well clear of its background
+CONTRAST_WINDOW = 4  # network pixels
 
 
-def edge_map(depth: np.ndarray, valid: np.ndarray, radius: int, jump: float) -> np.ndarray:
-    """Pixels whose (2 radius + 1)^2 window spans more than ``jump`` in log depth."""
+def log_span(depth: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarray:
+    """Max minus min log depth over each pixel's (2 radius + 1)^2 window of valid pixels."""
     log_depth = np.log(np.clip(depth, 1e-3, None)).astype(np.float32)
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     # Invalid pixels must not make edges: far below every log depth for the maximum, far
     # above for the minimum.
     high = cv2.dilate(np.where(valid, log_depth, np.float32(-1e6)), kernel)
     low = cv2.erode(np.where(valid, log_depth, np.float32(1e6)), kernel)
-    return valid & (high - low > jump)
+    return np.where(valid, high - low, 0.0)
+
+
+def edge_map(depth: np.ndarray, valid: np.ndarray, radius: int, jump: float) -> np.ndarray:
+    """Pixels whose (2 radius + 1)^2 window spans more than ``jump`` in log depth."""
+    return valid & (log_span(depth, valid, radius) > jump)
+
+
+def contrast(predicted: np.ndarray, truth: np.ndarray, valid: np.ndarray, radius: int
+             ) -> float | None:
+    """Median predicted / true log-depth span where the truth steps by STRONG_STEP or more."""
+    true_span = log_span(truth, valid, radius)
+    strong = valid & (true_span > STRONG_STEP)
+    if not strong.any():
+        return None
+    return float(np.median(log_span(predicted, valid, radius)[strong] / true_span[strong]))
 
 
 def near(edges: np.ndarray, tolerance: int) -> np.ndarray:
@@ -52,6 +75,7 @@ class EdgeScore:
 
     def __init__(self) -> None:
         self.predicted = self.predicted_hit = self.truth = self.truth_hit = 0
+        self.contrasts: list[float] = []
 
     def add(self, predicted: np.ndarray, truth: np.ndarray, tolerance: int) -> None:
         self.predicted += int(predicted.sum())
@@ -63,7 +87,8 @@ class EdgeScore:
         precision = self.predicted_hit / max(self.predicted, 1)
         recall = self.truth_hit / max(self.truth, 1)
         f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-        return f"{precision:.3f} | {recall:.3f} | {f1:.3f}"
+        strength = f"{np.mean(self.contrasts):.3f}" if self.contrasts else "-"
+        return f"{precision:.3f} | {recall:.3f} | {f1:.3f} | {strength}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,14 +126,16 @@ def main(argv: list[str] | None = None) -> int:
             network_width = estimator.network_size(rgb.shape[:2])[1]
             radius = max(1, round(rgb.shape[1] / network_width))
             truth = edge_map(gt, valid, radius, args.jump)
-            predicted = edge_map(estimator.predict(rgb, intrinsics=camera), valid, radius,
-                                 args.jump)
-            scores.setdefault((source, model), EdgeScore()).add(predicted, truth,
-                                                                 args.tolerance)
+            depth = estimator.predict(rgb, intrinsics=camera)
+            score = scores.setdefault((source, model), EdgeScore())
+            score.add(edge_map(depth, valid, radius, args.jump), truth, args.tolerance)
+            strength = contrast(depth, gt, valid, CONTRAST_WINDOW * radius)
+            if strength is not None:
+                score.contrasts.append(strength)
     print(f"depth edges (log-depth step > {args.jump}, tolerance {args.tolerance} px); "
           f"{args.domain} renderings seed {args.seed}")
-    print("| frames | model | edge pixels (GT / model) | precision | recall | F1 |")
-    print("|---|---|---|---|---|---|")
+    print("| frames | model | edge pixels (GT / model) | precision | recall | F1 | contrast |")
+    print("|---|---|---|---|---|---|---|")
     for (source, model), score in scores.items():
         print(f"| {source} ({counts[source]}) | {model} | {score.truth} / {score.predicted} | "
               f"{score.row()} |")
