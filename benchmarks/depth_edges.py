@@ -14,8 +14,8 @@ to have edges).
 Contrast: how much of a true depth step a model draws at all, sharp or not. Over the pixels
 where the ground truth spans more than ``STRONG_STEP`` in log depth within four network
 pixels of them, the median of the model's log-depth span in that window over the truth's
-(1: the full step, 0: flat). A low recall with a high contrast is a blurred edge; a low
-contrast is an object given the depth of what is behind it.
+(1: the full step, 0: flat), averaged over frames. A low recall with a high contrast is a
+blurred edge; a low contrast is an object given the depth of what is behind it.
 
     .venv/bin/python benchmarks/depth_edges.py indoor --domain indoor --real
 """
@@ -71,13 +71,17 @@ def near(edges: np.ndarray, tolerance: int) -> np.ndarray:
 
 
 class EdgeScore:
-    """Edge pixels matched in both directions, summed over frames."""
+    """Edge pixels matched in both directions, summed over frames; contrast, averaged."""
 
     def __init__(self) -> None:
         self.predicted = self.predicted_hit = self.truth = self.truth_hit = 0
         self.contrasts: list[float] = []
 
-    def add(self, predicted: np.ndarray, truth: np.ndarray, tolerance: int) -> None:
+    def add(self, predicted: np.ndarray, truth: np.ndarray, tolerance: int,
+            strength: float | None = None) -> None:
+        """One frame's edge maps, and its ``contrast`` where it has strong true steps."""
+        if strength is not None:
+            self.contrasts.append(strength)
         self.predicted += int(predicted.sum())
         self.predicted_hit += int((predicted & near(truth, tolerance)).sum())
         self.truth += int(truth.sum())
@@ -127,11 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             radius = max(1, round(rgb.shape[1] / network_width))
             truth = edge_map(gt, valid, radius, args.jump)
             depth = estimator.predict(rgb, intrinsics=camera)
-            score = scores.setdefault((source, model), EdgeScore())
-            score.add(edge_map(depth, valid, radius, args.jump), truth, args.tolerance)
-            strength = contrast(depth, gt, valid, CONTRAST_WINDOW * radius)
-            if strength is not None:
-                score.contrasts.append(strength)
+            scores.setdefault((source, model), EdgeScore()).add(
+                edge_map(depth, valid, radius, args.jump), truth, args.tolerance,
+                contrast(depth, gt, valid, CONTRAST_WINDOW * radius))
     print(f"depth edges (log-depth step > {args.jump}, tolerance {args.tolerance} px); "
           f"{args.domain} renderings seed {args.seed}")
     print("| frames | model | edge pixels (GT / model) | precision | recall | F1 | contrast |")

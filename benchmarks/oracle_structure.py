@@ -32,6 +32,7 @@ from s2r_depth_ros.data.synth import SyntheticScenes
 from s2r_depth_ros.hardware import bf16_is_fast
 from s2r_depth_ros.inference import open_estimator
 from s2r_depth_ros.model import S2RDepthNet
+from s2r_depth_ros.training.augment import depth_to_unit, image_to_tensor
 from s2r_depth_ros.training.losses import depth_loss
 
 BATCH = 4
@@ -44,8 +45,7 @@ def load(scenes: SyntheticScenes, indices: range, max_depth: float
          ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images in [-1, 1] and depth in metres (clamped to the model's range) of some scenes."""
     samples = [scenes[i] for i in indices]
-    images = torch.stack([torch.from_numpy(s.rgb).permute(2, 0, 1).float() / 127.5 - 1
-                          for s in samples])
+    images = torch.stack([image_to_tensor(s.rgb) for s in samples])
     depth = torch.stack([torch.from_numpy(s.depth)[None] for s in samples])
     return images, depth.clamp(1e-3 * max_depth, max_depth)
 
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     model.depth_net.train()
     optimizer = torch.optim.Adam(model.depth_net.parameters(), lr=args.lr)
+    bf16 = bf16_is_fast(torch.device("cpu"))
 
     def score() -> str:
         model.depth_net.eval()
@@ -120,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             break
         images, depth = load(stream, range(step * BATCH, (step + 1) * BATCH), max_depth)
         x = dp_input(model, args.input, images, depth)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_is_fast(torch.device("cpu"))):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             outputs = model.depth_net(x)
-        target = depth / max_depth * 2 - 1  # the network's [-1, 1] depth units
+        target = torch.from_numpy(depth_to_unit(depth.numpy(), max_depth)).float()
         loss = depth_loss([o.float() for o in outputs], target, torch.ones_like(target, dtype=bool),
                           max_depth, log_weight=0.5, grad_weight=1.0)
         optimizer.zero_grad()
