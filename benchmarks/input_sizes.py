@@ -4,9 +4,9 @@ The node's ``input_height`` / ``input_width`` (and ``EstimatorOptions(input_size
 a model at another size than it was trained at. A camera-aware model's metres need the
 camera's focal length at some size; this scores the real frames of ../shared/real_rgbd two
 ways per input size: with the focal length at the size the model was trained at (what the
-estimator does) and at the size it runs at (what it did before 2026-12-07: the depth times
-the ratio of the two sizes). Scaled metrics are the same for both; raw ones say which way
-keeps the metres.
+estimator does for models trained at one size) and at the size it runs at (what it does for
+models trained at many, ``input_scale_range``). Scaled metrics are the same for both; raw
+ones say which way keeps the metres.
 
     .venv/bin/python benchmarks/input_sizes.py outdoor 96x320 128x416 160x512 192x640
     .venv/bin/python benchmarks/input_sizes.py indoor 144x192 192x256 240x320 --group indoor
@@ -26,8 +26,8 @@ from s2r_depth_ros.evaluation.sources import manifest_sources
 from s2r_depth_ros.inference import open_estimator
 
 
-def run_size_focal(method: DepthMethod, factor: float) -> DepthMethod:
-    """``method``'s depth as the focal length at the run size would give it."""
+def scaled(method: DepthMethod, factor: float) -> DepthMethod:
+    """``method``'s depth times ``factor``."""
     def predict(frame: Frame, protocol) -> np.ndarray:
         return method(frame, protocol) * np.float32(factor)
     return predict
@@ -48,9 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                                    input_size=(height, width), input_aspect="squash")
         trained_h, trained_w = estimator.trained_size
         method = model_method(estimator)
-        methods[f"{text} | trained size"] = method
         ratio = math.sqrt(height * width / (trained_h * trained_w))
-        methods[f"{text} | run size"] = run_size_focal(method, ratio)
+        at_run_size = estimator.config.input_scale_range is not None  # the estimator's way
+        methods[f"{text} | trained size"] = scaled(method, 1 / ratio if at_run_size else 1.0)
+        methods[f"{text} | run size"] = scaled(method, 1.0 if at_run_size else ratio)
     evaluation = Evaluation(methods, {args.group: PROTOCOLS[args.group]}, report_frames=0)
     for frame in tqdm(frames, desc=args.model, leave=False):
         evaluation.add(frame)

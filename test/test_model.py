@@ -257,6 +257,31 @@ def test_every_image_is_resized_to_the_model_input_and_metres_use_the_trained_si
     assert forced.metric_scale((480, 640), camera) == pytest.approx(np.sqrt(fx * fy) / 100)
 
 
+def test_a_model_trained_on_many_input_scales_takes_the_focal_length_at_the_run_size(tmp_path):
+    """A model trained at many input sizes (input_scale_range) reads objects' size in
+    pixels, so the camera's focal length counts at the size the network runs at: run 1.5x
+    larger, the same camera's metres are 1.5x larger (a nearby object looks 1.5x larger
+    to the network, which answers 1.5x nearer in canonical units)."""
+    import numpy as np
+
+    from s2r_depth_ros.geometry import Intrinsics
+    from s2r_depth_ros.inference import DepthEstimator, EstimatorOptions
+
+    model = make_model(canonical_focal=100.0, input_scale_range=(0.8, 1.25))
+    camera = Intrinsics(500.0, 400.0, 320.0, 240.0, 640, 480)
+    fx, fy = 500.0 * 128 / 640, 400.0 * 96 / 480
+    trained = DepthEstimator(model, EstimatorOptions(device="cpu", threads=1))
+    assert trained.metric_scale((480, 640), camera) == pytest.approx(np.sqrt(fx * fy) / 100)
+    larger = DepthEstimator(model, EstimatorOptions(device="cpu", threads=1,
+                                                    input_size=(144, 192)))
+    assert larger.metric_scale((480, 640), camera) == pytest.approx(
+        1.5 * np.sqrt(fx * fy) / 100)
+    loaded = load_checkpoint(save_checkpoint(model, tmp_path / "scales.pt"))
+    assert loaded.config.input_scale_range == (0.8, 1.25)
+    with pytest.raises(ValueError, match="input_scale_range"):
+        make_model(input_scale_range=(1.5, 1.0))
+
+
 def test_a_model_trained_on_other_aspects_runs_at_the_cameras_aspect():
     """input_aspect auto keeps the image's aspect (about the input's pixel count, sides
     multiples of 16) for a model with an aspect_range, held within that range; squash is

@@ -524,6 +524,61 @@ def test_aspect_windows_are_squashed_with_the_canonical_depth_of_sqrt_fx_fy():
         AugmentConfig(aspect_range=(2.0, 1.0))
 
 
+def test_each_batch_runs_at_its_own_size_on_an_unsquashed_window_of_its_aspect():
+    """augment.input_scale / input_aspects: every batch of an epoch gets a size drawn from
+    (seed, epoch, batch) alone; a sample at a 4:3 size is the largest 4:3 window, resized
+    without squashing, and its canonical target uses the focal length at that size."""
+    from s2r_depth_ros.training.dataset import epoch_input_sizes
+
+    config = AugmentConfig(flip=False, rotate=False, color=False, input_scale=(0.8, 1.25),
+                           input_aspects=(1.0, 3.4))
+    sizes = epoch_input_sizes(7, 0, 40, (128, 416), config)
+    assert sizes == epoch_input_sizes(7, 0, 40, (128, 416), config)
+    assert sizes != epoch_input_sizes(7, 1, 40, (128, 416), config)
+    assert len(set(sizes)) > 10
+    for height, width in sizes:
+        assert height % 16 == 0 and width % 16 == 0
+        assert 0.8 ** 2 * 0.8 < height * width / (128 * 416) < 1.25 ** 2 * 1.2
+        assert 0.9 < width / height < 3.7
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (96, 256, 3), dtype=np.uint8)
+    depth = np.full((96, 256), 20.0, np.float32)
+    intrinsics = (200.0, 200.0, 127.5, 47.5)
+    item = joint_augment(rgb, depth, 48, 64, 80.0, np.random.default_rng(1), config,
+                         intrinsics, 50.0)
+    assert item["image"].shape == (3, 48, 64)
+    # The 96x128 window at 48x64: fx = fy = 100 -> 20 m * 50 / 100.
+    assert np.allclose(((item["depth"][0] + 1) / 2 * 80.0).numpy(), 10.0, atol=1e-3)
+    with pytest.raises(ValueError, match="input_aspects"):
+        AugmentConfig(input_aspects=(1.0, 2.0), aspect_range=(1.0, 2.0))
+    with pytest.raises(ValueError, match="input_scale"):
+        AugmentConfig(input_scale=(1.5, 0.5))
+
+
+def test_training_at_many_sizes_resumes_exactly_and_is_recorded(tmp_path, tiny_checkpoint):
+    """A run with random batch sizes stopped and resumed ends with the weights of one that
+    ran straight through, and the model records the scales and aspects it saw (the
+    estimator then keeps a camera's aspect and takes its focal length at the run size)."""
+    def config(name: str, steps: int):
+        return load_config(write_config(
+            tmp_path / f"{name}.yaml",
+            model={"init": str(tiny_checkpoint), "canonical_focal": 100.0},
+            augment={"input_scale": [0.8, 1.25], "input_aspects": [1.0, 2.0]},
+            data={"length": 8, "val_length": 0},
+            train={"steps": steps, "checkpoint_every": 1, "precision": "fp32"}))
+
+    train(config("straight", 3), [2], tmp_path / "straight", progress=False)
+    train(config("part", 2), [2], tmp_path / "resumed", progress=False)
+    train(config("rest", 3), [2], tmp_path / "resumed", resume=True, progress=False)
+    straight = load_checkpoint(tmp_path / "straight" / "stage2" / "model.pt")
+    resumed = load_checkpoint(tmp_path / "resumed" / "stage2" / "model.pt")
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert straight.config.input_scale_range == (0.8, 1.25)
+    assert straight.config.aspect_range == (1.0, 2.0)
+
+
 @pytest.mark.parametrize("fresh", [True, False])
 def test_stage2_fine_tunes_the_loaded_depth_net_or_starts_a_fresh_one(tmp_path, tiny_checkpoint,
                                                                        fresh):

@@ -387,19 +387,24 @@ class DepthEstimator:
         is the (height, width) of the image the intrinsics describe. Without intrinsics the
         camera is taken to be the canonical one.
 
-        The focal length is taken at the trained size's pixel count whatever ``input_size``
-        the network runs at: the networks' depth barely changes with the input's resolution
-        (they read the scene's layout, not its size in pixels), so focal lengths at the run
-        size moved the metres with it: the 128x416 street model run at 192x640 put KITTI 1.5x
-        too far (raw abs_rel 0.245 -> 0.537; BENCHMARKS.md, "Metres at other input sizes").
+        The size the focal length is taken at depends on how the model was trained. One
+        trained at a single input size reads the scene's layout, not its size in pixels, so
+        the focal counts at the trained size's pixel count whatever ``input_size`` it runs at
+        (at the run size the 128x416 street model run at 192x640 put KITTI 1.5x too far,
+        raw abs_rel 0.245 -> 0.537; BENCHMARKS.md, "Metres at other input sizes"). One
+        trained on many input scales (``input_scale_range``) reads objects' size in pixels,
+        as a camera would, so the focal counts at the size the network runs at.
         """
         canonical = self.config.canonical_focal
         if canonical is None or intrinsics is None:
             return 1.0
         height, width = image_size
-        trained_height, trained_width = self.trained_size
-        # sqrt(fx * fy) after resizing the image to the trained pixel count (any aspect).
-        pixels = trained_height * trained_width / (height * width)
+        if self.config.input_scale_range is not None:
+            network_height, network_width = self.network_size(image_size)
+        else:
+            network_height, network_width = self.trained_size
+        # sqrt(fx * fy) after resizing the image to that pixel count (any aspect).
+        pixels = network_height * network_width / (height * width)
         return float(np.sqrt(intrinsics.fx * intrinsics.fy * pixels)) / canonical
 
     @torch.inference_mode()

@@ -53,6 +53,11 @@ class S2RConfig:
     # squashed (BENCHMARKS.md, "Other cameras"), so the estimator's input_aspect 'auto'
     # keeps the camera's aspect for it, within this range.
     aspect_range: tuple[float, float] | None = None
+    # The input scales (sides relative to the input size) the model was trained at: (low,
+    # high). None: the input size only. A model trained at one size reads the scene's layout,
+    # so a camera's focal counts at the trained size; one trained on many sizes reads objects'
+    # size in pixels, so it counts at the size the network runs at (estimator.metric_scale).
+    input_scale_range: tuple[float, float] | None = None
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +77,11 @@ class S2RConfig:
                 len(self.aspect_range) == 2 and 0 < self.aspect_range[0] <= self.aspect_range[1]):
             raise ValueError(f"aspect_range must be (low, high) with 0 < low <= high, got "
                              f"{self.aspect_range!r}")
+        if self.input_scale_range is not None and not (
+                len(self.input_scale_range) == 2
+                and 0 < self.input_scale_range[0] <= self.input_scale_range[1]):
+            raise ValueError(f"input_scale_range must be (low, high) with 0 < low <= high, "
+                             f"got {self.input_scale_range!r}")
         if len(self.dsa_widths) != 8:
             raise ValueError("dsa_widths needs 8 entries (DRN layer0..layer7)")
         if not (isinstance(self.structure_channels, int) and self.structure_channels >= 1):

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance
 
+from ..inference.estimator import aspect_input_size
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -44,6 +46,14 @@ class AugmentConfig:
     # the shipped model (BENCHMARKS.md, "Fine-tuning: ... other aspects").
     aspect_range: tuple[float, float] | None = None
     aspect_p: float = 1.0  # the share of training images given such a window
+    # Input sizes: each batch runs the network at the input size times a scale drawn
+    # log-uniformly from ``input_scale``, at an aspect drawn log-uniformly from
+    # ``input_aspects`` (about the scaled pixel count; :func:`batch_input_size`), on the
+    # largest window of that aspect, unsquashed. The model then sees objects at many sizes in
+    # pixels and cameras at their own aspect, as the node runs them (input_aspect auto), so
+    # its metres hold at any input size. The trainer draws the sizes; None: the input size.
+    input_scale: tuple[float, float] | None = None
+    input_aspects: tuple[float, float] | None = None
     # Stages 1 and 2: the probability that the network sees the image restyled by
     # random_style (stage 0's style randomisation), so the attention branch, which looks at
     # the raw image, cannot rely on the renderer's look. 0: the reference.
@@ -64,6 +74,16 @@ class AugmentConfig:
             low, high = self.crop_scale
             if not 0.0 < low <= high <= 1.0:
                 raise ValueError(f"crop_scale must be 0 < low <= high <= 1, got {self.crop_scale}")
+        for name in ("input_scale", "input_aspects"):
+            if getattr(self, name) is not None:
+                low, high = getattr(self, name)
+                if not 0.0 < low <= high:
+                    raise ValueError(f"{name} must be 0 < low <= high, got "
+                                     f"{getattr(self, name)}")
+        if self.input_aspects is not None and (self.aspect_range is not None
+                                               or self.crop_scale is not None):
+            raise ValueError("input_aspects (windows at each batch's aspect) replaces "
+                             "aspect_range and crop_scale: give one of them")
         if self.aspect_range is not None:
             low, high = self.aspect_range
             if not 0.0 < low <= high:
@@ -113,6 +133,21 @@ def aspect_window(image_height: int, image_width: int, aspect: float,
             int(rng.integers(0, image_width - cols + 1)), rows, cols)
 
 
+def batch_input_size(size: tuple[int, int], scale_range: tuple[float, float] | None,
+                     aspect_range: tuple[float, float] | None,
+                     rng: np.random.Generator) -> tuple[int, int]:
+    """(height, width) for a batch: ``size`` scaled and given another aspect at random.
+
+    The scale (of the sides) and the aspect (width / height) are drawn log-uniformly from
+    their ranges (None: 1 and ``size``'s aspect); sides are multiples of 16 and at least 96,
+    the network's needs (:func:`~s2r_depth_ros.inference.estimator.aspect_input_size`).
+    """
+    scale = float(np.exp(rng.uniform(*np.log(scale_range)))) if scale_range else 1.0
+    aspect = (float(np.exp(rng.uniform(*np.log(aspect_range)))) if aspect_range
+              else size[1] / size[0])
+    return aspect_input_size((size[0] * scale, size[1] * scale), aspect)
+
+
 def canonical_depth(depth_m: np.ndarray, focal: float, canonical_focal: float,
                     max_depth: float) -> np.ndarray:
     """Metric depth seen by a camera of ``focal`` -> depth for the canonical camera.
@@ -147,7 +182,9 @@ def joint_augment(rgb: np.ndarray, depth_m: np.ndarray, height: int, width: int,
     image = Image.fromarray(rgb)
     src_h, src_w = rgb.shape[:2]
     window = None
-    if config.crop_scale is not None:
+    if config.input_aspects is not None and rng is not None:
+        window = aspect_window(src_h, src_w, width / height, 1.0, rng)
+    elif config.crop_scale is not None:
         low, high = config.crop_scale
         scale = float(rng.uniform(low, high)) if rng is not None else high
         window = aspect_window(src_h, src_w, width / height, scale, rng)

@@ -70,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
         "crop_scale": None,  # [low, high]: random windows of the network's aspect (AugmentConfig)
         "aspect_range": None,  # [low, high]: full-height windows of other aspects, squashed
         "aspect_p": 1.0,  # ... for this share of the images (the rest: whole images)
+        "input_scale": None,  # [low, high]: each batch at the input size times a random scale
+        "input_aspects": None,  # [low, high]: ... and a random aspect, windows unsquashed
         "style_p": 0.0,  # stages 1-2: share of images restyled (AugmentConfig)
         "dapple_p": 0.0,  # share of images with dappled shade and sun (AugmentConfig)
         "texture_p": 0.0,  # share of images with fine texture over parts (AugmentConfig)

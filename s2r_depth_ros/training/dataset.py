@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .augment import AugmentConfig, joint_augment, random_style
+from .augment import AugmentConfig, batch_input_size, joint_augment, random_style
 
 
 class BadSampleError(RuntimeError):
@@ -69,7 +69,9 @@ class AugmentedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int, int]) -> dict[str, Any]:
+        """Sample ``key`` at the input size, or ``(index, height, width)`` at that size."""
+        index, height, width = key if isinstance(key, tuple) else (key, self.height, self.width)
         try:
             if index in self.broken_indices:
                 raise BadSampleError(f"debug.broken_indices contains {index}")
@@ -77,7 +79,7 @@ class AugmentedDataset(Dataset):
             check_sample(sample)
             rng = (sample_rng(self.seed, self.epoch, index)
                    if self.augment and self.randomize else None)
-            item = joint_augment(sample.rgb, sample.depth, self.height, self.width,
+            item = joint_augment(sample.rgb, sample.depth, height, width,
                                  self.max_depth, rng, self.augment or AugmentConfig(),
                                  intrinsics=(sample.fx, sample.fy, sample.cx, sample.cy),
                                  canonical_focal=self.canonical_focal)
@@ -91,6 +93,16 @@ class AugmentedDataset(Dataset):
             return item
         except Exception as exc:  # any loader failure is one skipped sample, never a crash
             return {"bad": f"sample {index}: {type(exc).__name__}: {exc}"}
+
+
+def epoch_input_sizes(seed: int, epoch: int, batches: int, size: tuple[int, int],
+                      augment: AugmentConfig) -> list[tuple[int, int]]:
+    """The network input size of each batch of an epoch (AugmentConfig.input_scale, input_aspects).
+
+    A pure function of (seed, epoch, batch), so a resumed run trains on the same sizes.
+    """
+    return [batch_input_size(size, augment.input_scale, augment.input_aspects,
+                             sample_rng(seed + 2, epoch, batch)) for batch in range(batches)]
 
 
 def collate_good(items: list[dict[str, Any]]) -> tuple[dict[str, torch.Tensor] | None, list[str]]:

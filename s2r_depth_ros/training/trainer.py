@@ -41,6 +41,7 @@ from .dataset import (
     build_base_dataset,
     collate_good,
     epoch_indices,
+    epoch_input_sizes,
 )
 from .ema import WeightAverage
 from .preview import write_preview
@@ -145,18 +146,32 @@ def _model_overrides(cfg: S2RConfig, model_settings: dict[str, Any]) -> S2RConfi
     return cfg
 
 
-def _with_trained_aspects(cfg: S2RConfig, augment: dict[str, Any]) -> S2RConfig:
-    """``cfg`` recording the window aspects this run trains on (``augment.aspect_range``).
+def _joined(trained: tuple[float, float] | None, low: float, high: float
+            ) -> tuple[float, float]:
+    if trained is None:
+        return low, high
+    return min(low, trained[0]), max(high, trained[1])
 
-    The range joins any the model already had (a fine-tune keeps what it was trained on);
-    the estimator runs a model with a range at the camera's own aspect (S2RConfig).
+
+def _with_trained_inputs(cfg: S2RConfig, augment: dict[str, Any]) -> S2RConfig:
+    """``cfg`` recording the window aspects and input scales this run trains on.
+
+    Each range joins any the model already had (a fine-tune keeps what it was trained on,
+    and the size it was trained at counts as scale 1). The estimator runs a model with an
+    aspect range at the camera's own aspect and takes the focal length of one with a scale
+    range at the size the network runs at (S2RConfig).
     """
-    if augment["aspect_range"] is None or not augment["aspect_p"] > 0:
-        return cfg
-    low, high = (float(v) for v in augment["aspect_range"])
-    if cfg.aspect_range is not None:
-        low, high = min(low, cfg.aspect_range[0]), max(high, cfg.aspect_range[1])
-    return replace(cfg, aspect_range=(low, high))
+    if augment["aspect_range"] is not None and augment["aspect_p"] > 0:
+        low, high = (float(v) for v in augment["aspect_range"])
+        cfg = replace(cfg, aspect_range=_joined(cfg.aspect_range, low, high))
+    if augment["input_aspects"] is not None:
+        low, high = (float(v) for v in augment["input_aspects"])
+        cfg = replace(cfg, aspect_range=_joined(cfg.aspect_range, low, high))
+    if augment["input_scale"] is not None:
+        low, high = (float(v) for v in augment["input_scale"])
+        cfg = replace(cfg, input_scale_range=_joined(cfg.input_scale_range or (1.0, 1.0),
+                                                     low, high))
+    return cfg
 
 
 def _seed_everything(seed: int) -> None:
@@ -201,7 +216,7 @@ class StageRun:
         previous = self._load_previous_model()
         _seed_everything(seed * 1000 + stage)  # same initial weights on every rank
         model = previous if previous is not None else self._fresh_model()
-        model.config = _with_trained_aspects(model.config, config["augment"])
+        model.config = _with_trained_inputs(model.config, config["augment"])
         self.generator = torch.Generator().manual_seed(seed * 1000 + stage * 100 + runtime.rank)
         self.task: StageTask = make_task(stage, model, self.settings, self.generator)
         self.task.to(runtime.device)
@@ -443,8 +458,15 @@ class StageRun:
                 self.dataset.set_epoch(self.epoch)
                 order = epoch_indices(len(self.dataset), self.seed, self.epoch, runtime.rank,
                                       runtime.world_size)
-                order = order[self.batch_in_epoch * self.batch_size:
-                              self.per_epoch * self.batch_size]
+                order = order[:self.per_epoch * self.batch_size]
+                augment = self.dataset.augment
+                if augment and (augment.input_scale or augment.input_aspects):
+                    sizes = epoch_input_sizes(self.seed, self.epoch, self.per_epoch,
+                                              (self.dataset.height, self.dataset.width),
+                                              augment)
+                    order = [(index, *sizes[k // self.batch_size])
+                             for k, index in enumerate(order)]
+                order = order[self.batch_in_epoch * self.batch_size:]
                 loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order,
                                     collate_fn=collate_good,
                                     num_workers=int(self.config["data"]["num_workers"]))
