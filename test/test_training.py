@@ -241,7 +241,46 @@ def test_gradient_term_sees_depth_edges_but_not_scale():
     assert log_gradient_loss(wild.log() - metres.log(), hidden) < 1e-6
 
 
+def test_signed_structure_targets_say_which_side_of_a_step_is_nearer(tmp_path, tiny_checkpoint):
+    """signed_structure_loss: its targets are 0.5 on smooth depth, above 0.5 where depth
+    rises to the right (x channel) or downwards (y channel), below where it falls; a map
+    equal to them costs nothing, the opposite sign costs, and invalid pixels do not count.
+    Stage 2 refuses the term without a trained structure branch of 3+ channels."""
+    from s2r_depth_ros.training.losses import signed_structure_loss
+
+    metres = torch.full((1, 1, 16, 16), 4.0)
+    metres[..., :, 8:] = 2.0  # a near wall on the right: depth falls left to right
+    unit = metres / 4.0 - 1  # max_depth 8
+    valid = torch.ones_like(metres, dtype=torch.bool)
+    wanted_x = torch.full_like(metres, 0.5)
+    wanted_x[..., :, 6:10] = 0.5 - 0.5 * min(math.log(2.0) / 0.5, 1.0)
+    right = torch.cat([wanted_x, torch.full_like(metres, 0.5)], 1)
+    assert signed_structure_loss(right, unit, valid, 8.0) < 1e-6
+    wrong = torch.cat([1.0 - wanted_x, torch.full_like(metres, 0.5)], 1)
+    assert signed_structure_loss(wrong, unit, valid, 8.0) > 0.05
+    flat = torch.full_like(right, 0.5)
+    assert 0.0 < signed_structure_loss(flat, unit, valid, 8.0) < \
+        signed_structure_loss(wrong, unit, valid, 8.0)
+    hidden = valid.clone()
+    hidden[..., :, 5:11] = False
+    assert signed_structure_loss(wrong, unit, hidden, 8.0) < 1e-6
+
+    config = load_config(write_config(
+        tmp_path / "c.yaml", model={"init": str(tiny_checkpoint)},
+        data={"length": 8, "val_length": 0},
+        train={"steps": 1, "checkpoint_every": 1, "precision": "fp32"},
+        stage2={"signed_structure_weight": 10.0, "train_structure": "all",
+                "fresh_depth_net": False}))
+    with pytest.raises(ValueError, match="3\\+ channels"):
+        train(config, [2], tmp_path / "one_channel", progress=False)
+    config["model"]["structure_channels"] = 3
+    train(config, [2], tmp_path / "three", progress=False)
+    log = read_log(tmp_path / "three" / "stage2" / "log.csv")
+    assert float(log[-1]["signed"]) > 0
+
+
 @pytest.mark.parametrize("section", [{"stage2": {"grad_weight": -1.0}},
+                                     {"stage2": {"signed_structure_weight": -1.0}},
                                      {"stage1": {"log_weight": "0.5"}},
                                      {"stage2": {"log_weight": None}}])
 def test_loss_weights_must_be_non_negative_numbers(tmp_path, section):

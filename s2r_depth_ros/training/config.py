@@ -126,6 +126,9 @@ DEFAULTS: dict[str, Any] = {
         # What of the structure branch learns in stage 2 too: none (the reference), decoder,
         # or all (encoder and decoder: the whole network fine-tunes end to end)
         "train_structure": "none",
+        # Weight of the signed-step loss on the structure map's last two channels
+        # (losses.signed_structure_loss; needs train_structure and 3+ structure channels)
+        "signed_structure_weight": 0.0,
     },
     # Stage 2: depth metrics on real RGB-D frames every ``every`` steps, logged to
     # stage2/real_frames.csv (training/real_frames.py): a manifest.json (as
@@ -214,11 +217,12 @@ def _validate(config: dict[str, Any]) -> None:
                              f"{settings['ema_decay']!r}")
         if settings["precision"] not in ("auto", "fp32", "bf16"):
             raise ValueError(f"stage {stage}: precision must be 'auto', 'fp32' or 'bf16'")
-    for key in ("stage1", "stage2"):
-        for name in ("log_weight", "grad_weight"):
-            value = config[key][name]
-            if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0):
-                raise ValueError(f"{key}.{name} must be a number >= 0, got {value!r}")
+    weights = [(key, name) for key in ("stage1", "stage2") for name in ("log_weight",
+                                                                        "grad_weight")]
+    for key, name in [*weights, ("stage2", "signed_structure_weight")]:
+        value = config[key][name]
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0):
+            raise ValueError(f"{key}.{name} must be a number >= 0, got {value!r}")
     for name in ("canonical_focal", "max_depth"):
         value = config["model"][name]
         if value is not None and not (isinstance(value, (int, float)) and value > 0):

@@ -112,3 +112,32 @@ def struct_weighted_loss(structure: torch.Tensor, depth: torch.Tensor, beta: flo
 def centimetres_per_unit(max_depth_m: float) -> float:
     """Factor from [-1, 1] depth differences to centimetres: a span of 2 is ``max_depth`` m."""
     return max_depth_m * 100.0 / 2.0
+
+
+def signed_structure_loss(channels: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+                          max_depth: float, reach: int = 2, full_step: float = 0.5
+                          ) -> torch.Tensor:
+    """Mean squared error of two structure channels against signed log-depth steps.
+
+    The targets are log(depth) differences across ``2 * reach`` pixels, along x and along y,
+    divided by ``full_step``, clamped to [-1, 1] and mapped to the sigmoid's (0, 1): 0.5
+    where depth is smooth, above where the right (lower) side is further, below where it is
+    nearer. An edge map says where depth jumps; these say which side is the nearer one
+    (figure/ground), which DP could not work out from edges indoors (BENCHMARKS.md,
+    "What DP is missing indoors"). ``channels`` is B x 2 x H x W, ``target`` the
+    depth in [-1, 1] units at that size. Squared, not absolute, error: the steps are a
+    small share of the pixels, and an L1 fit would settle on the median, 0.5, everywhere.
+    """
+    floor = 1e-3 * max_depth
+    log_depth = ((target.float() + 1.0) * (0.5 * max_depth)).clamp(min=floor).log()
+    ok = valid.float()
+    pad_x, pad_y = (reach, reach, 0, 0), (0, 0, reach, reach)
+    dx = F.pad(log_depth[..., :, 2 * reach:] - log_depth[..., :, :-2 * reach], pad_x)
+    dy = F.pad(log_depth[..., 2 * reach:, :] - log_depth[..., :-2 * reach, :], pad_y)
+    ok_x = F.pad(ok[..., :, 2 * reach:] * ok[..., :, :-2 * reach], pad_x)
+    ok_y = F.pad(ok[..., 2 * reach:, :] * ok[..., :-2 * reach, :], pad_y)
+    steps = torch.cat([dx, dy], 1)
+    mask = torch.cat([ok_x, ok_y], 1)
+    wanted = 0.5 + 0.5 * (steps / full_step).clamp(-1.0, 1.0)
+    error = (channels.float() - wanted) ** 2 * mask
+    return error.sum() / mask.sum().clamp(min=1)

@@ -15,7 +15,12 @@ from torch import nn
 from ..model import S2RDepthNet
 from ..model.depth_net import DepthNet
 from .config import STRUCTURE_PARTS
-from .losses import centimetres_per_unit, depth_loss, struct_weighted_loss
+from .losses import (
+    centimetres_per_unit,
+    depth_loss,
+    signed_structure_loss,
+    struct_weighted_loss,
+)
 from .style import AdaINDecoder, StyleEncoder
 
 
@@ -231,7 +236,8 @@ class Stage2Attention(DepthStage):
     model's, to fine-tune a complete model (``model.init``) on new data.
     ``train_structure`` (decoder, all) trains that part of the structure branch too, by the
     depth loss: in the reference it is frozen here, so image augmentations of stage 2 never
-    reach it.
+    reach it. ``signed_structure_weight`` also asks the structure map's last two channels
+    for the signed log-depth steps (:func:`signed_structure_loss`).
     """
 
     stage = 2
@@ -244,6 +250,13 @@ class Stage2Attention(DepthStage):
         self.trains_structure = bool(structure_parts)
         self.trainable_names = (*structure_parts, *self.trainable_names)
         super().__init__(model, settings)
+        self.signed_weight = float(settings["signed_structure_weight"])
+        if self.signed_weight:
+            self.loss_names = [*self.loss_names, "signed"]
+        if self.signed_weight and (not self.trains_structure
+                                   or model.config.structure_channels < 3):
+            raise ValueError("stage2.signed_structure_weight needs train_structure decoder or "
+                             "all and a structure map of 3+ channels (model.structure_channels)")
         if settings["fresh_depth_net"]:
             # The reference re-creates the DepthNet here; a fresh one of the same shape does that.
             model.depth_net = DepthNet(model.config.depth_ngf, model.config.depth_center_blocks,
@@ -260,8 +273,13 @@ class Stage2Attention(DepthStage):
 
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator
                 ) -> dict[str, torch.Tensor]:
-        loss = self.depth_loss(self._predict(batch["image"])[2], batch)
-        return {"loss": loss, "depth_l1": loss}
+        structure, _attention, depths = self._predict(batch["image"])
+        loss = self.depth_loss(depths, batch)
+        if not self.signed_weight:
+            return {"loss": loss, "depth_l1": loss}
+        signed = signed_structure_loss(structure[:, -2:], batch["depth"], batch["valid"],
+                                       self.model.config.max_depth)
+        return {"loss": loss + self.signed_weight * signed, "depth_l1": loss, "signed": signed}
 
     @torch.no_grad()
     def validate(self, batch: dict[str, torch.Tensor]) -> float:
