@@ -11,7 +11,10 @@ renderings, fed one of:
   nearer too); a model with fewer structure channels is widened to three first.
 
 Every ``--every`` steps it prints median-scaled abs_rel and edge contrast of the full-size
-output on 16 unseen renderings (seed 999). Training: the stage-2 loss (L1 + 0.5 log-depth +
+output on 16 unseen renderings (seed 999). For a model with three or more structure
+channels it first prints how much of the signed log-depth steps its map's last two channels
+carry (``stage2.signed_structure_weight``): their signed-step loss against a flat 0.5 map's.
+Training: the stage-2 loss (L1 + 0.5 log-depth +
 1.0 log-depth gradient), Adam, batch 4, bf16 autocast where the CPU has bf16, one thread.
 
     .venv/bin/python benchmarks/oracle_structure.py indoor --input signed --steps 600
@@ -33,7 +36,7 @@ from s2r_depth_ros.hardware import bf16_is_fast
 from s2r_depth_ros.inference import open_estimator
 from s2r_depth_ros.model import S2RDepthNet
 from s2r_depth_ros.training.augment import depth_to_unit, image_to_tensor
-from s2r_depth_ros.training.losses import depth_loss
+from s2r_depth_ros.training.losses import depth_loss, signed_structure_loss
 
 BATCH = 4
 UNSEEN = 16
@@ -111,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{args.model}: DP alone on '{args.input}', {args.domain} renderings at "
           f"{height}x{width}, lr {args.lr}")
+    if model.config.structure_channels >= SIGNED_CHANNELS:
+        target = torch.from_numpy(depth_to_unit(unseen_depth.numpy(), max_depth)).float()
+        valid = torch.ones_like(target, dtype=torch.bool)
+        with torch.no_grad():
+            channels = model.structure_map(unseen_images)[:, -2:]
+        carried = signed_structure_loss(channels, target, valid, max_depth)
+        flat = signed_structure_loss(torch.full_like(channels, 0.5), target, valid, max_depth)
+        print(f"signed steps in the structure map (unseen): loss {carried:.5f} against "
+              f"{flat:.5f} for a flat map")
     print("| step | scaled abs_rel (unseen) | contrast (unseen) | s |")
     print("|---|---|---|---|")
     start = time.perf_counter()
