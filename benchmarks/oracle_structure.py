@@ -14,8 +14,8 @@ Every ``--every`` steps it prints median-scaled abs_rel and edge contrast of the
 output on 16 unseen renderings (seed 999). For a model with three or more structure
 channels it first prints how much of the signed log-depth steps its map's last two channels
 carry (``stage2.signed_structure_weight``): their signed-step loss against a flat 0.5 map's.
-Training: the stage-2 loss (L1 + 0.5 log-depth +
-1.0 log-depth gradient), Adam, batch 4, bf16 autocast where the CPU has bf16, one thread.
+Training: the stage-2 loss (L1 + 0.5 log-depth + 1.0 log-depth gradient), Adam, batch 4,
+bf16 autocast where the CPU has bf16, one thread.
 
     .venv/bin/python benchmarks/oracle_structure.py indoor --input signed --steps 600
 """

@@ -330,9 +330,10 @@ def test_a_model_trained_on_other_aspects_runs_at_the_cameras_aspect():
 
 def test_a_camera_aware_models_metres_do_not_move_with_the_input_size():
     """The shipped street model run at other input sizes gives about the same metres on real
-    KITTI frames: its depth depends little on the input's resolution, so the camera's focal
-    length counts at the size it was trained at (taken at the run size, a 192x640 run of v3
-    was 1.5x further than the 128x416 one: BENCHMARKS.md, "Metres at other input sizes")."""
+    KITTI frames, with the focal length taken where its checkpoint says: at the run size for
+    a model trained on many input scales (``input_scale_range``), else at the trained size
+    (taken at the run size, a 192x640 run of v3 was 1.5x further than the 128x416 one:
+    BENCHMARKS.md, "Metres at other input sizes")."""
     import numpy as np
 
     from conftest import REAL_RGBD
@@ -344,12 +345,10 @@ def test_a_camera_aware_models_metres_do_not_move_with_the_input_size():
     runs = {size: open_estimator("outdoor", device="cpu", backend="eager", threads=2,
                                  input_size=size) for size in ((128, 416), (96, 320), (192, 640))}
     assert runs[(128, 416)].trained_size == (128, 416)
-    # Outdoor v6 (2 more CPU-hours than v5) reads the input's resolution a little: its
-    # metres move 6-20 % between these sizes (v3-v5: within 15 %), so the test holds the
-    # convention to what it must do: stay within 25 % and, over the frames and sizes, nearer
-    # than taking the focal length at the run size would be (it scales the metres by the
-    # size ratio; for v6 about 0.13 against 0.20 in mean |log| ratio).
-    errors: dict[str, list[float]] = {"trained size": [], "run size": []}
+    at_run_size = runs[(128, 416)].config.input_scale_range is not None
+    # The metres must stay within 25 % across these sizes and, over the frames and sizes,
+    # nearer than the other convention would keep them (it scales them by the size ratio).
+    errors: dict[str, list[float]] = {"the estimator's": [], "the other": []}
     for frame in frames:
         camera = frame.camera_at_image()
         medians = {size: float(np.median(run.predict(frame.rgb, intrinsics=camera)))
@@ -357,7 +356,8 @@ def test_a_camera_aware_models_metres_do_not_move_with_the_input_size():
         trained = medians[(128, 416)]
         for (height, width), median in medians.items():
             assert median == pytest.approx(trained, rel=0.25), (frame.name, medians)
-            at_run_size = median * np.sqrt(height / 128 * width / 416)
-            errors["trained size"].append(abs(np.log(median / trained)))
-            errors["run size"].append(abs(np.log(at_run_size / trained)))
-    assert np.mean(errors["trained size"]) < np.mean(errors["run size"]), errors
+            ratio = np.sqrt(height / 128 * width / 416)
+            other = median / ratio if at_run_size else median * ratio
+            errors["the estimator's"].append(abs(np.log(median / trained)))
+            errors["the other"].append(abs(np.log(other / trained)))
+    assert np.mean(errors["the estimator's"]) < np.mean(errors["the other"]), errors
