@@ -723,8 +723,8 @@ def test_real_frames_say_when_the_clamp_flatters_a_longer_range_model(tmp_path, 
     section = {"manifest": str(REAL_RGBD / "manifest.json"), "group": "indoor", "every": 1,
                "limit": 2}
     # Its range stretched to 200 m: a longer-range model that puts these rooms about 5x too
-    # far whatever the shipped weights do on them at this test's small input (outdoor v6 at
-    # 96x128 puts them only 2x too far, where the clamp barely flattens anything).
+    # far whatever the shipped weights do on them at this test's small input (the street
+    # models at 96x128 put them only 2-4x too far, where the clamp may barely flatten them).
     config = load_config(write_config(
         tmp_path / "c.yaml", model={"init": str(shipped_model("outdoor")), "max_depth": 200.0},
         data={"length": 4, "val_length": 0}, stage2={"fresh_depth_net": False},
