@@ -102,8 +102,11 @@ def run_demo(output: Path, model: str, frames: int, rate_hz: float, height: int,
             image_pub.publish(msg)
             return stamp
 
+        # Until every output has answered: the node publishes only to matched subscribers,
+        # and on a loaded machine the colourised topic can match a frame after the depth one.
         started = peer.publish_until(lambda: publish(messages[0]),
-                                     lambda: peer.count("/demo/depth/image") > 0, timeout=120)
+                                     lambda: all(peer.count(t) > 0 for t in OUTPUT_TOPICS),
+                                     timeout=120)
         if not started:
             raise RuntimeError(f"the node never answered; its log:\n{node.log()}")
         peer.clear()

@@ -50,8 +50,9 @@ class AugmentConfig:
     # log-uniformly from ``input_scale``, at an aspect drawn log-uniformly from
     # ``input_aspects`` (about the scaled pixel count; :func:`batch_input_size`), on the
     # largest window of that aspect, unsquashed. The model then sees objects at many sizes in
-    # pixels and cameras at their own aspect, as the node runs them (input_aspect auto), so
-    # its metres hold at any input size. The trainer draws the sizes; None: the input size.
+    # pixels and cameras at their own aspect, as the node runs them (input_aspect auto), and
+    # the camera's focal length at the run size gives its metres (S2RConfig's
+    # input_scale_range). The trainer draws the sizes; None: the input size.
     input_scale: tuple[float, float] | None = None
     input_aspects: tuple[float, float] | None = None
     # Stages 1 and 2: the probability that the network sees the image restyled by
