@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         trained_h, trained_w = estimator.trained_size
         method = model_method(estimator)
         ratio = math.sqrt(height * width / (trained_h * trained_w))
-        at_run_size = estimator.config.input_scale_range is not None  # the estimator's way
+        at_run_size = estimator.focal_at_run_size  # the estimator's way
         methods[f"{text} | trained size"] = scaled(method, 1 / ratio if at_run_size else 1.0)
         methods[f"{text} | run size"] = scaled(method, 1.0 if at_run_size else ratio)
     evaluation = Evaluation(methods, {args.group: PROTOCOLS[args.group]}, report_frames=0)

@@ -345,7 +345,7 @@ def test_a_camera_aware_models_metres_do_not_move_with_the_input_size():
     runs = {size: open_estimator("outdoor", device="cpu", backend="eager", threads=2,
                                  input_size=size) for size in ((128, 416), (96, 320), (192, 640))}
     assert runs[(128, 416)].trained_size == (128, 416)
-    at_run_size = runs[(128, 416)].config.input_scale_range is not None
+    at_run_size = runs[(128, 416)].focal_at_run_size
     # The metres must stay within 25 % across these sizes and, over the frames and sizes,
     # nearer than the other convention would keep them (it scales them by the size ratio).
     errors: dict[str, list[float]] = {"the estimator's": [], "the other": []}

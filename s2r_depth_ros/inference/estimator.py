@@ -242,8 +242,10 @@ class DepthEstimator:
                   else model.config)
         # The original stays on the CPU (configuration, export); what runs is ``network``.
         self.model = _private_model(model, config)
-        # The input size the model was trained at: a camera-aware model's metres refer to it.
+        # The input size the model was trained at: a camera-aware model's metres refer to it,
+        # unless it was trained at many sizes: then they refer to the size it runs at.
         self.trained_size = (model.config.input_height, model.config.input_width)
+        self.focal_at_run_size = model.config.input_scale_range is not None
         # Why 'auto' could not use the runtime it picked (then it runs eager PyTorch).
         self.fallback_reason: str | None = None
         self.options = options
@@ -399,10 +401,8 @@ class DepthEstimator:
         if canonical is None or intrinsics is None:
             return 1.0
         height, width = image_size
-        if self.config.input_scale_range is not None:
-            network_height, network_width = self.network_size(image_size)
-        else:
-            network_height, network_width = self.trained_size
+        network_height, network_width = (self.network_size(image_size) if self.focal_at_run_size
+                                         else self.trained_size)
         # sqrt(fx * fy) after resizing the image to that pixel count (any aspect).
         pixels = network_height * network_width / (height * width)
         return float(np.sqrt(intrinsics.fx * intrinsics.fy * pixels)) / canonical

@@ -217,9 +217,9 @@ def _validate(config: dict[str, Any]) -> None:
                              f"{settings['ema_decay']!r}")
         if settings["precision"] not in ("auto", "fp32", "bf16"):
             raise ValueError(f"stage {stage}: precision must be 'auto', 'fp32' or 'bf16'")
-    weights = [(key, name) for key in ("stage1", "stage2") for name in ("log_weight",
-                                                                        "grad_weight")]
-    for key, name in [*weights, ("stage2", "signed_structure_weight")]:
+    for key, name in (("stage1", "log_weight"), ("stage1", "grad_weight"),
+                      ("stage2", "log_weight"), ("stage2", "grad_weight"),
+                      ("stage2", "signed_structure_weight")):
         value = config[key][name]
         if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0):
             raise ValueError(f"{key}.{name} must be a number >= 0, got {value!r}")

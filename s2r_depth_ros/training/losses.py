@@ -29,6 +29,12 @@ def resize_valid(valid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resize_target(valid.float(), size) > 0.999
 
 
+def log_metres(unit_depth: torch.Tensor, max_depth: float) -> torch.Tensor:
+    """Depth in [-1, 1] units -> log metres, floored at 1e-3 of the range (0 m has no log)."""
+    metres = (unit_depth.float() + 1.0) * (0.5 * max_depth)
+    return metres.clamp(min=1e-3 * max_depth).log()
+
+
 def depth_loss(predictions: list[torch.Tensor], target: torch.Tensor, valid: torch.Tensor,
                max_depth: float, log_weight: float = 0.0, grad_weight: float = 0.0
                ) -> torch.Tensor:
@@ -46,7 +52,6 @@ def depth_loss(predictions: list[torch.Tensor], target: torch.Tensor, valid: tor
     texture): it made real-frame predictions smoother and better (BENCHMARKS.md).
     """
     total = target.new_zeros(())
-    floor = 1e-3 * max_depth
     for prediction in predictions:
         size = prediction.shape[-2:]
         t, v = resize_target(target, size), resize_valid(valid, size)
@@ -54,9 +59,7 @@ def depth_loss(predictions: list[torch.Tensor], target: torch.Tensor, valid: tor
         p = prediction.float()
         total = total + ((p - t).abs() * v).sum() / count
         if log_weight or grad_weight:
-            metres_p = ((p + 1.0) * (0.5 * max_depth)).clamp(min=floor)
-            metres_t = ((t + 1.0) * (0.5 * max_depth)).clamp(min=floor)
-            log_ratio = metres_p.log() - metres_t.log()
+            log_ratio = log_metres(p, max_depth) - log_metres(t, max_depth)
             if log_weight:
                 total = total + log_weight * (log_ratio.abs() * v).sum() / count
             if grad_weight:
@@ -128,8 +131,7 @@ def signed_structure_loss(channels: torch.Tensor, target: torch.Tensor, valid: t
     depth in [-1, 1] units at that size. Squared, not absolute, error: the steps are a
     small share of the pixels, and an L1 fit would settle on the median, 0.5, everywhere.
     """
-    floor = 1e-3 * max_depth
-    log_depth = ((target.float() + 1.0) * (0.5 * max_depth)).clamp(min=floor).log()
+    log_depth = log_metres(target, max_depth)
     ok = valid.float()
     pad_x, pad_y = (reach, reach, 0, 0), (0, 0, reach, reach)
     dx = F.pad(log_depth[..., :, 2 * reach:] - log_depth[..., :, :-2 * reach], pad_x)

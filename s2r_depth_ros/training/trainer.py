@@ -161,11 +161,11 @@ def _with_trained_inputs(cfg: S2RConfig, augment: dict[str, Any]) -> S2RConfig:
     aspect range at the camera's own aspect and takes the focal length of one with a scale
     range at the size the network runs at (S2RConfig).
     """
-    if augment["aspect_range"] is not None and augment["aspect_p"] > 0:
-        low, high = (float(v) for v in augment["aspect_range"])
-        cfg = replace(cfg, aspect_range=_joined(cfg.aspect_range, low, high))
-    if augment["input_aspects"] is not None:
-        low, high = (float(v) for v in augment["input_aspects"])
+    aspects = [augment["input_aspects"]]
+    if augment["aspect_p"] > 0:
+        aspects.append(augment["aspect_range"])
+    for trained in filter(None, aspects):
+        low, high = (float(v) for v in trained)
         cfg = replace(cfg, aspect_range=_joined(cfg.aspect_range, low, high))
     if augment["input_scale"] is not None:
         low, high = (float(v) for v in augment["input_scale"])
